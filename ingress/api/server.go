@@ -1,0 +1,184 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/triggerd/triggerd/internal/secret"
+	"github.com/triggerd/triggerd/internal/store"
+)
+
+// Config is what the API needs besides its dependencies.
+type Config struct {
+	// ExternalURL is where users reach the service, for web_url fields.
+	ExternalURL string
+	// TriggerWait bounds how long a trigger request waits for the
+	// dispatcher before answering 202.
+	TriggerWait time.Duration
+}
+
+// Deps are the API's collaborators, built by the ingress's run function.
+type Deps struct {
+	Log       *slog.Logger
+	Pool      *pgxpool.Pool
+	Sealer    *secret.Sealer
+	Publisher Publisher
+	Caches    *Caches
+}
+
+// Server serves the API. It is safe for concurrent use.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	pool   *pgxpool.Pool
+	q      *store.Queries
+	sealer *secret.Sealer
+	pub    Publisher
+	caches *Caches
+	router *mux.Router
+}
+
+// New builds the server and its routes.
+func New(cfg Config, d Deps) *Server {
+	cfg.ExternalURL = strings.TrimSuffix(cfg.ExternalURL, "/")
+	if cfg.TriggerWait <= 0 {
+		cfg.TriggerWait = 10 * time.Second
+	}
+	s := &Server{
+		cfg: cfg, log: d.Log, pool: d.Pool, q: store.New(d.Pool), sealer: d.Sealer,
+		pub: d.Publisher, caches: d.Caches,
+	}
+	s.router = s.routes()
+	return s
+}
+
+// ServeHTTP runs the middleware chain and the router.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := r.Header.Get("X-Request-Id")
+	if reqID == "" || len(reqID) > 128 {
+		reqID = uuid.NewString()
+	}
+	w.Header().Set("X-Request-Id", reqID)
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.ErrorContext(r.Context(), "panic serving request", "request_id", reqID, "path", redactedPath(r),
+				"panic", v, "stack", string(debug.Stack()))
+			if sw.status == 0 {
+				writeJSON(sw, http.StatusInternalServerError, map[string]string{"message": "500 Internal Server Error"})
+			}
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String("request_id", reqID),
+			slog.String("method", r.Method), slog.String("path", redactedPath(r)),
+			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+	}()
+	s.router.ServeHTTP(sw, r)
+}
+
+// statusWriter remembers the status written, for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// handlerFunc is an endpoint that returns its error instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) routes() *mux.Router {
+	r := mux.NewRouter()
+	// Encoded paths keep %2F inside one path segment, so that
+	// group%2Fproject and feature%2Fx are single variables.
+	r.UseEncodedPath()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "405 Method Not Allowed"})
+	})
+	r.PathPrefix("/api/v3").Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusGone, map[string]string{"error": "API V3 is no longer supported. Use API V4 instead."})
+	}))
+	r.Handle("/-/health", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("GitLab OK"))
+	})).Methods(http.MethodGet)
+	r.Handle("/-/readiness", s.handle(s.readiness)).Methods(http.MethodGet)
+
+	v4 := r.PathPrefix("/api/v4").Subrouter()
+	_ = v4
+	// s.routesTrigger(v4)
+	// s.routesTriggerTokens(v4)
+	// s.routesPipelines(v4)
+	// s.routesUsers(v4)
+	// s.routesProjects(v4)
+	// s.routesRepository(v4)
+	return r
+}
+
+// readiness answers as GitLab's /-/readiness: 200 with per-check status when
+// the database answers, 503 when it does not.
+func (s *Server) readiness(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.pool.Ping(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "failed",
+			"db_check": []map[string]string{{"status": "failed", "message": "database unreachable"}}})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "db_check": []map[string]string{{"status": "ok"}}})
+	return nil
+}
+
+// pathVar returns a route variable, URL-decoded (the router matches on the
+// encoded path).
+func pathVar(r *http.Request, name string) string {
+	v := mux.Vars(r)[name]
+	if dec, err := url.PathUnescape(v); err == nil {
+		return dec
+	}
+	return v
+}
+
+var secretParam = regexp.MustCompile(`(?i)((?:^|&)(?:token|private_token|job_token|access_token)=)[^&]*`)
+
+// redactedPath is the request's path and query with every token parameter
+// replaced, safe for a log line.
+func redactedPath(r *http.Request) string {
+	if r.URL.RawQuery == "" {
+		return r.URL.EscapedPath()
+	}
+	return r.URL.EscapedPath() + "?" + secretParam.ReplaceAllString(r.URL.RawQuery, "${1}[FILTERED]")
+}

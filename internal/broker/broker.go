@@ -1,0 +1,137 @@
+// Package broker connects the service's processes to NATS JetStream: it
+// dials (or, for the one-machine development stack, embeds) the server and
+// declares the streams and consumers every process relies on, with settings
+// that a NATS 2.9 server understands.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/triggerd/triggerd/internal/event"
+)
+
+// Connect dials url and keeps reconnecting forever, so that a NATS restart is
+// a pause, not an outage. The first connection is retried with backoff until
+// ctx ends.
+func Connect(ctx context.Context, url, name string, log *slog.Logger) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectBufSize(64 << 20),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("nats disconnected", "err", err)
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
+	}
+	var nc *nats.Conn
+	bo := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithMaxElapsedTime(0), backoff.WithMaxInterval(5*time.Second)), ctx)
+	err := backoff.Retry(func() error {
+		var err error
+		nc, err = nats.Connect(url, opts...)
+		if err != nil {
+			log.Warn("nats not reachable yet", "err", err)
+		}
+		return err
+	}, bo)
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats: %w", err)
+	}
+	return nc, nil
+}
+
+// StreamConfig sets how streams are created.
+type StreamConfig struct {
+	Replicas int
+	// Duplicates is how long JetStream remembers message ids for
+	// deduplication.
+	Duplicates time.Duration
+}
+
+// EnsureStreams creates or updates the TRIGGERS and JOBS streams.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) error {
+	if cfg.Replicas < 1 {
+		cfg.Replicas = 1
+	}
+	if cfg.Duplicates == 0 {
+		cfg.Duplicates = 2 * time.Minute
+	}
+	streams := []jetstream.StreamConfig{
+		{
+			Name:        event.TriggersStream,
+			Description: "Trigger events waiting for a dispatcher to create their pipeline.",
+			Subjects:    []string{event.TriggerSubjectPrefix + ">"},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			Duplicates:  cfg.Duplicates,
+		},
+		{
+			Name:        event.JobsStream,
+			Description: "Jobs waiting for a runner.",
+			Subjects:    []string{event.JobSubjectPrefix + ">"},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			Duplicates:  cfg.Duplicates,
+		},
+	}
+	for _, sc := range streams {
+		if err := ensureStream(ctx, js, sc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) error {
+	_, err := js.CreateStream(ctx, sc)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		_, err = js.UpdateStream(ctx, sc)
+	}
+	if err != nil {
+		return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+	}
+	return nil
+}
+
+// DispatcherConsumer is the durable pull consumer every dispatcher shares.
+func DispatcherConsumer(ctx context.Context, js jetstream.JetStream, ackWait time.Duration) (jetstream.Consumer, error) {
+	return ensureConsumer(ctx, js, event.TriggersStream, jetstream.ConsumerConfig{
+		Durable:       event.DispatcherConsumer,
+		Description:   "Dispatchers creating pipelines from trigger events.",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 20000,
+		FilterSubject: event.TriggerSubjectPrefix + ">",
+	})
+}
+
+// RunnerConsumer is the durable pull consumer every runner shares.
+func RunnerConsumer(ctx context.Context, js jetstream.JetStream, ackWait time.Duration) (jetstream.Consumer, error) {
+	return ensureConsumer(ctx, js, event.JobsStream, jetstream.ConsumerConfig{
+		Durable:       event.RunnerConsumer,
+		Description:   "Runners taking pending jobs.",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1,
+		FilterSubject: event.JobSubjectPrefix + ">",
+	})
+}
+
+func ensureConsumer(ctx context.Context, js jetstream.JetStream, stream string, cc jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	c, err := js.CreateOrUpdateConsumer(ctx, stream, cc)
+	if err != nil {
+		return nil, fmt.Errorf("ensure consumer %s on %s: %w", cc.Durable, stream, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,98 @@
+// Package event is the wire format the service's processes exchange over
+// NATS: the trigger events on the TRIGGERS stream, the outcome a dispatcher
+// sends back to the ingress that waits for it, cache invalidations and job
+// messages. Every message is JSON; field names are part of the contract
+// between versions, so fields are only ever added.
+package event
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/triggerd/triggerd/internal/store"
+)
+
+// Stream and subject names.
+const (
+	TriggersStream = "TRIGGERS"
+	// TriggerSubjectPrefix is followed by the project id.
+	TriggerSubjectPrefix = "triggers.requested."
+	DispatcherConsumer   = "dispatcher"
+
+	JobsStream = "JOBS"
+	// JobSubjectPrefix is followed by the project id.
+	JobSubjectPrefix = "jobs.pending."
+	RunnerConsumer   = "runner"
+
+	// OutcomeSubjectPrefix is followed by an ingress instance id and the
+	// event id; each ingress subscribes to its own prefix.
+	OutcomeSubjectPrefix = "trg.outcome."
+	// InvalidateSubject carries cache invalidations to every ingress.
+	InvalidateSubject = "trg.cache.invalidate"
+
+	// Header names.
+	HeaderReplyTo = "Trg-Reply-To"
+)
+
+// TriggerSubject is the subject a project's trigger events are published on.
+func TriggerSubject(projectID int64) string {
+	return TriggerSubjectPrefix + strconv.FormatInt(projectID, 10)
+}
+
+// JobSubject is the subject a project's runnable jobs are published on.
+func JobSubject(projectID int64) string {
+	return JobSubjectPrefix + strconv.FormatInt(projectID, 10)
+}
+
+// TriggerRequested asks a dispatcher to create a pipeline. The ingress has
+// already checked the token and ref against its caches; the dispatcher checks
+// again against the database, because either may have changed since.
+type TriggerRequested struct {
+	EventID   string `json:"event_id"`
+	ProjectID int64  `json:"project_id"`
+	Ref       string `json:"ref"`
+	Source    string `json:"source"` // trigger, pipeline, schedule, api, webhook
+	// TriggerID and TokenDigest identify the trigger token (source trigger).
+	TriggerID   int64  `json:"trigger_id,omitempty"`
+	TokenDigest []byte `json:"token_digest,omitempty"`
+	// UpstreamJobID is the job whose CI job token made the request (source
+	// pipeline).
+	UpstreamJobID int64            `json:"upstream_job_id,omitempty"`
+	Variables     []store.Variable `json:"variables,omitempty"`
+	Inputs        json.RawMessage  `json:"inputs,omitempty"`
+	// Payload is TRIGGER_PAYLOAD: the request's parameters without the token.
+	Payload     json.RawMessage `json:"payload,omitempty"`
+	RequestedAt time.Time       `json:"requested_at"`
+}
+
+// Outcome is a dispatcher's answer to one trigger event: 201 with the
+// pipeline, or a GitLab error status and body.
+type Outcome struct {
+	EventID  string          `json:"event_id"`
+	Status   int             `json:"status"`
+	Pipeline *store.Pipeline `json:"pipeline,omitempty"`
+	Body     json.RawMessage `json:"body,omitempty"`
+}
+
+// Invalidation tells ingress caches to forget entries.
+type Invalidation struct {
+	// TokenDigest is a trigger token that was created, changed or deleted.
+	TokenDigest []byte `json:"token_digest,omitempty"`
+	// ProjectID with Ref: a branch or tag of the project was created or
+	// deleted. ProjectID alone: the project changed.
+	ProjectID int64  `json:"project_id,omitempty"`
+	Ref       string `json:"ref,omitempty"`
+}
+
+// Job is a runnable job on the JOBS stream.
+type Job struct {
+	JobID      int64 `json:"job_id"`
+	PipelineID int64 `json:"pipeline_id"`
+	ProjectID  int64 `json:"project_id"`
+}
+
+// JobMsgID is the deduplication id of a job's JOBS message, so re-publishing
+// after a redelivered trigger event adds nothing.
+func JobMsgID(jobID int64) string { return fmt.Sprintf("job-%d", jobID) }
