@@ -147,6 +147,8 @@ CREATE TABLE pipelines (
     upstream_pipeline_id bigint,
     upstream_project_id  bigint,
     inputs               jsonb,
+    -- TRIGGER_PAYLOAD: the trigger request's parameters without the token.
+    trigger_payload      jsonb,
     coverage             text,
     created_at           timestamptz NOT NULL DEFAULT now(),
     updated_at           timestamptz NOT NULL DEFAULT now(),

@@ -97,6 +97,10 @@ func (c *Caches) RefKinds(ctx context.Context, q *store.Queries, projectID int64
 		if err != nil {
 			return nil, err
 		}
+		if len(refs) == 0 {
+			// Cached as a miss, which expires sooner than a hit.
+			return nil, store.ErrNotFound
+		}
 		kinds := make([]string, len(refs))
 		for i, r := range refs {
 			kinds[i] = r.Kind

@@ -81,7 +81,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if v == nil {
 		return
 	}
-	if err := json.NewEncoder(w).Encode(v); err != nil {
+	enc := json.NewEncoder(w)
+	// GitLab does not escape &, < and > in JSON strings; neither do we.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		slog.Debug("write response", "err", err)
 	}
 }

@@ -139,8 +139,8 @@ func (s *Server) routes() *mux.Router {
 
 	v4 := r.PathPrefix("/api/v4").Subrouter()
 	_ = v4
-	// s.routesTrigger(v4)
-	// s.routesTriggerTokens(v4)
+	s.routesTrigger(v4)
+	s.routesTriggerTokens(v4)
 	// s.routesPipelines(v4)
 	// s.routesUsers(v4)
 	// s.routesProjects(v4)

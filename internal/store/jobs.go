@@ -105,3 +105,14 @@ func (q *Queries) AllowlistContains(ctx context.Context, projectID, sourceProjec
 		projectID, sourceProjectID).Scan(&ok)
 	return ok, mapErr(err)
 }
+
+// FirstStageJobs returns the jobs a new pipeline starts with: the
+// automatically run jobs (not bridges, not manual) of its lowest stage that
+// have not yet moved past pending. A redelivered trigger event re-publishes
+// exactly these.
+func (q *Queries) FirstStageJobs(ctx context.Context, pipelineID int64) ([]Job, error) {
+	return collectAll[Job](q.db.Query(ctx, jobSelect+` WHERE j.pipeline_id = $1 AND j.kind = 'build'
+		AND j.when_ IN ('on_success', 'always') AND j.status IN ('created', 'pending')
+		AND j.stage_idx = (SELECT min(stage_idx) FROM jobs WHERE pipeline_id = $1)
+		ORDER BY j.id`, pipelineID))
+}

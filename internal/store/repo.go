@@ -44,7 +44,21 @@ var (
 	ErrFileExists   = errors.New("a file with this name already exists")
 	ErrFileNotFound = errors.New("file not found")
 	ErrRefMoved     = errors.New("branch moved during the commit")
+	// ErrDirectoryExists is a create or move onto a path that is a
+	// directory of the tree.
+	ErrDirectoryExists = errors.New("a directory with this name already exists")
+	// ErrStartNotFound is a StartBranch or StartSHA that names no commit.
+	ErrStartNotFound = errors.New("start of the new branch not found")
 )
+
+// FileChangedError is an action whose LastCommitID is no longer the last
+// commit that changed its file on the branch: someone committed to the file
+// since the caller read it.
+type FileChangedError struct {
+	Path string
+}
+
+func (e *FileChangedError) Error() string { return "file " + e.Path + " changed since it was read" }
 
 const refColumns = `r.project_id, r.kind, r.name, r.commit_sha, r.message, r.protected, r.created_at`
 
@@ -95,8 +109,12 @@ const commitColumns = `c.project_id, c.sha, c.parent_ids, c.tree, c.title, c.mes
 	c.authored_date, c.committer_name, c.committer_email, c.committed_date`
 
 // CommitBySHA returns a commit by its full id or a unique prefix of at least
-// 7 characters.
+// 7 characters. Anything but hexadecimal digits is ErrNotFound (and never
+// reaches the LIKE pattern, where % and _ would be wildcards).
 func (q *Queries) CommitBySHA(ctx context.Context, projectID int64, sha string) (Commit, error) {
+	if !isHex(sha) {
+		return Commit{}, ErrNotFound
+	}
 	if len(sha) == 40 {
 		return collectOne[Commit](q.db.Query(ctx, `SELECT `+commitColumns+` FROM commits c WHERE c.project_id = $1 AND c.sha = $2`, projectID, sha))
 	}
@@ -139,9 +157,15 @@ func (q *Queries) FileAt(ctx context.Context, projectID int64, sha, path string)
 
 // FileAction is one change of a commit, as GitLab's commits API names them.
 type FileAction struct {
-	Action  string // "create", "update", "delete"
+	Action  string // "create", "update", "delete", "move", "chmod"
 	Path    string
 	Content []byte
+	// PreviousPath is the file a "move" renames to Path. A move with nil
+	// Content keeps the file's content.
+	PreviousPath string
+	// LastCommitID, when set, must be the last commit that changed the file
+	// on the branch, else the commit fails with a *FileChangedError.
+	LastCommitID string
 }
 
 // CommitRequest is a commit to make on a branch.
@@ -149,10 +173,15 @@ type CommitRequest struct {
 	ProjectID   int64
 	Branch      string
 	StartBranch string // where a new branch starts; "" means Branch itself or the empty tree
+	// StartSHA is the commit a new branch starts at, instead of StartBranch.
+	StartSHA    string
 	Message     string
 	AuthorName  string
 	AuthorEmail string
-	Actions     []FileAction
+	// CommitterName and CommitterEmail default to the author.
+	CommitterName  string
+	CommitterEmail string
+	Actions        []FileAction
 }
 
 // BlobSHA is git's id of a blob with content.
@@ -205,12 +234,22 @@ func (q *Queries) CommitFiles(ctx context.Context, req CommitRequest) (Commit, b
 		parent = &c
 	case errors.Is(err, ErrNotFound):
 		created = true
-		if req.StartBranch != "" {
-			start, err := q.RefByName(ctx, req.ProjectID, "branch", req.StartBranch)
+		start := req.StartSHA
+		if start == "" && req.StartBranch != "" {
+			ref, err := q.RefByName(ctx, req.ProjectID, "branch", req.StartBranch)
+			if errors.Is(err, ErrNotFound) {
+				return Commit{}, false, ErrStartNotFound
+			}
 			if err != nil {
 				return Commit{}, false, err
 			}
-			c, err := q.CommitBySHA(ctx, req.ProjectID, start.CommitSHA)
+			start = ref.CommitSHA
+		}
+		if start != "" {
+			c, err := q.CommitBySHA(ctx, req.ProjectID, start)
+			if errors.Is(err, ErrNotFound) {
+				return Commit{}, false, ErrStartNotFound
+			}
 			if err != nil {
 				return Commit{}, false, err
 			}
@@ -229,21 +268,47 @@ func (q *Queries) CommitFiles(ctx context.Context, req CommitRequest) (Commit, b
 		parents = []string{parent.SHA}
 	}
 	for _, a := range req.Actions {
+		if a.LastCommitID != "" && parent != nil {
+			last, err := q.LastCommitForPath(ctx, req.ProjectID, parent.SHA, a.Path)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return Commit{}, false, err
+			}
+			if err == nil && last != a.LastCommitID {
+				return Commit{}, false, &FileChangedError{Path: a.Path}
+			}
+		}
 		_, exists := tree[a.Path]
 		switch a.Action {
 		case "create":
-			if exists {
-				return Commit{}, false, ErrFileExists
+			if err := checkNewPath(tree, a.Path); err != nil {
+				return Commit{}, false, err
 			}
-		case "update", "delete":
+		case "update", "delete", "chmod":
 			if !exists {
 				return Commit{}, false, ErrFileNotFound
+			}
+		case "move":
+			prev, ok := tree[a.PreviousPath]
+			if !ok {
+				return Commit{}, false, ErrFileNotFound
+			}
+			delete(tree, a.PreviousPath)
+			if err := checkNewPath(tree, a.Path); err != nil {
+				return Commit{}, false, err
+			}
+			if a.Content == nil {
+				tree[a.Path] = prev
+				continue
 			}
 		default:
 			return Commit{}, false, fmt.Errorf("unknown file action %q", a.Action)
 		}
-		if a.Action == "delete" {
+		switch a.Action {
+		case "delete":
 			delete(tree, a.Path)
+			continue
+		case "chmod":
+			// The minimal repository keeps no file modes: nothing changes.
 			continue
 		}
 		sha := BlobSHA(a.Content)
@@ -255,10 +320,14 @@ func (q *Queries) CommitFiles(ctx context.Context, req CommitRequest) (Commit, b
 
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	title, _, _ := strings.Cut(req.Message, "\n")
+	committerName, committerEmail := req.CommitterName, req.CommitterEmail
+	if committerName == "" && committerEmail == "" {
+		committerName, committerEmail = req.AuthorName, req.AuthorEmail
+	}
 	c := Commit{
 		ProjectID: req.ProjectID, ParentIDs: parents, Tree: tree, Title: title, Message: req.Message,
 		AuthorName: req.AuthorName, AuthorEmail: req.AuthorEmail, AuthoredDate: now,
-		CommitterName: req.AuthorName, CommitterEmail: req.AuthorEmail, CommittedDate: now,
+		CommitterName: committerName, CommitterEmail: committerEmail, CommittedDate: now,
 	}
 	if c.ParentIDs == nil {
 		c.ParentIDs = []string{}

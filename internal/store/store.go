@@ -153,3 +153,37 @@ func collectAll[T any](rows pgx.Rows, err error) ([]T, error) {
 	v, err := pgx.CollectRows(rows, pgx.RowToStructByName[T])
 	return v, mapErr(err)
 }
+
+// EnsureDatabase creates the database named in rawURL if the server says it
+// does not exist, so that a fresh machine needs no manual createdb.
+func EnsureDatabase(ctx context.Context, rawURL string) error {
+	conn, err := pgx.Connect(ctx, rawURL)
+	if err == nil {
+		return conn.Close(ctx)
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" {
+		// Unreachable server and the like: Connect retries those.
+		return nil
+	}
+	cfg, err := pgx.ParseConfig(rawURL)
+	if err != nil {
+		return fmt.Errorf("parse database url: %w", err)
+	}
+	name := cfg.Database
+	cfg.Database = "postgres"
+	admin, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect to create database %s: %w", name, err)
+	}
+	defer admin.Close(ctx)
+	_, err = admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	var dupErr *pgconn.PgError
+	if errors.As(err, &dupErr) && dupErr.Code == "42P04" { // created by a concurrent starter
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}

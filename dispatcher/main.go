@@ -1,0 +1,102 @@
+// Command dispatcher turns trigger events from the TRIGGERS stream into
+// pipelines. Run as many as you like: they share one durable consumer.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/triggerd/triggerd/dispatcher/worker"
+	"github.com/triggerd/triggerd/internal/broker"
+	"github.com/triggerd/triggerd/internal/conf"
+	"github.com/triggerd/triggerd/internal/store"
+	"github.com/triggerd/triggerd/schema"
+)
+
+type config struct {
+	DatabaseURL      string
+	NATSURL          string
+	Concurrency      int
+	AckWait          time.Duration
+	Replicas         int
+	CrashAfterCommit bool
+	LogLevel         string
+}
+
+func loadConfig(args []string) (config, error) {
+	fs := flag.NewFlagSet("dispatcher", flag.ContinueOnError)
+	db := conf.String(fs, "database-url", "DATABASE_URL", conf.DefaultDatabaseURL, "Postgres URL")
+	natsURL := conf.String(fs, "nats-url", "NATS_URL", "nats://"+conf.DefaultEmbeddedNATS, "NATS server URL (default: the dev stack's embedded server)")
+	conc := conf.Int(fs, "concurrency", "DISPATCHER_CONCURRENCY", 16, "trigger events processed at once")
+	ackWait := conf.Duration(fs, "ack-wait", "DISPATCHER_ACK_WAIT", 30*time.Second, "how long an unacknowledged event waits before redelivery")
+	replicas := conf.Int(fs, "stream-replicas", "STREAM_REPLICAS", 1, "JetStream stream replicas")
+	crash := conf.Bool(fs, "crash-after-commit", "DISPATCHER_CRASH_AFTER_COMMIT", false, "fault injection for tests: exit after the first commit, before the ack")
+	level := conf.String(fs, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	return config{DatabaseURL: *db, NATSURL: *natsURL, Concurrency: *conc, AckWait: *ackWait, Replicas: *replicas,
+		CrashAfterCommit: *crash, LogLevel: *level}, nil
+}
+
+func main() {
+	cfg, err := loadConfig(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dispatcher:", err)
+		os.Exit(2)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		lvl = slog.LevelInfo
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})).With("component", "dispatcher")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("dispatcher stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	log.Info("starting", "database_url", store.RedactURL(cfg.DatabaseURL), "nats_url", cfg.NATSURL,
+		"concurrency", cfg.Concurrency, "ack_wait", cfg.AckWait.String())
+	if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	pool, err := store.Connect(ctx, store.PoolConfig{URL: cfg.DatabaseURL, ApplicationName: "triggerd-dispatcher",
+		MaxConns: int32(cfg.Concurrency + 4)})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := schema.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	nc, err := broker.Connect(ctx, cfg.NATSURL, "triggerd-dispatcher", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if err := broker.EnsureStreams(ctx, js, broker.StreamConfig{Replicas: cfg.Replicas}); err != nil {
+		return err
+	}
+	cons, err := broker.DispatcherConsumer(ctx, js, cfg.AckWait)
+	if err != nil {
+		return err
+	}
+	w := worker.New(worker.Config{Concurrency: cfg.Concurrency, CrashAfterCommit: cfg.CrashAfterCommit}, log, pool, nc, js, cons)
+	return w.Run(ctx)
+}

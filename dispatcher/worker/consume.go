@@ -1,0 +1,202 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/triggerd/triggerd/internal/event"
+	"github.com/triggerd/triggerd/internal/store"
+)
+
+// Config tunes a Worker.
+type Config struct {
+	// Concurrency is how many events are processed at once.
+	Concurrency int
+	// ShutdownGrace bounds how long in-flight events may take to finish
+	// after the context is cancelled.
+	ShutdownGrace time.Duration
+	// CrashAfterCommit makes the process exit right after committing the
+	// first pipeline, before publishing, replying or acking. It is a fault
+	// injection switch for the crash-recovery tests and nothing else.
+	CrashAfterCommit bool
+}
+
+// Worker consumes trigger events and creates pipelines. Any number of
+// workers, in any number of processes, may share the durable consumer.
+type Worker struct {
+	cfg  Config
+	log  *slog.Logger
+	pool *pgxpool.Pool
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	cons jetstream.Consumer
+}
+
+// New makes a worker over the dispatcher consumer.
+func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jetstream.JetStream, cons jetstream.Consumer) *Worker {
+	if cfg.Concurrency < 1 {
+		cfg.Concurrency = 16
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 20 * time.Second
+	}
+	return &Worker{cfg: cfg, log: log, pool: pool, nc: nc, js: js, cons: cons}
+}
+
+// Run consumes until ctx is cancelled, then stops pulling, lets in-flight
+// events finish within the grace period, and returns.
+func (w *Worker) Run(ctx context.Context) error {
+	msgs := make(chan jetstream.Msg)
+	// Work that started finishes even when ctx ends, within the grace.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+
+	var wg sync.WaitGroup
+	for i := 0; i < w.cfg.Concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range msgs {
+				w.handle(workCtx, m)
+			}
+		}()
+	}
+	cc, err := w.cons.Consume(func(m jetstream.Msg) {
+		select {
+		case msgs <- m:
+		case <-ctx.Done():
+			// Not acked: redelivered to another dispatcher after AckWait.
+		}
+	}, jetstream.PullMaxMessages(2*w.cfg.Concurrency), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		w.log.Warn("consume", "err", err)
+	}))
+	if err != nil {
+		close(msgs)
+		wg.Wait()
+		return fmt.Errorf("consume triggers: %w", err)
+	}
+	w.log.Info("consuming trigger events", "concurrency", w.cfg.Concurrency)
+	<-ctx.Done()
+
+	cc.Drain()
+	select {
+	case <-cc.Closed():
+	case <-time.After(w.cfg.ShutdownGrace):
+	}
+	close(msgs)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.cfg.ShutdownGrace):
+		cancelWork()
+		<-done
+	}
+	return nil
+}
+
+// retryDelay grows with each redelivery, up to 30 s.
+func retryDelay(delivered uint64) time.Duration {
+	d := 250 * time.Millisecond
+	for i := uint64(1); i < delivered && d < 30*time.Second; i++ {
+		d *= 2
+	}
+	if d > 30*time.Second {
+		d = 30 * time.Second
+	}
+	return d
+}
+
+func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
+	var ev event.TriggerRequested
+	if err := json.Unmarshal(m.Data(), &ev); err != nil || ev.EventID == "" || ev.ProjectID == 0 {
+		w.log.Error("dropping malformed trigger event", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	log := w.log.With("event_id", ev.EventID, "project_id", ev.ProjectID)
+	var res result
+	err := store.InTx(ctx, w.pool, func(q *store.Queries) error {
+		var err error
+		res, err = process(ctx, q, &ev)
+		return err
+	})
+	if err != nil {
+		delivered := uint64(1)
+		if md, mdErr := m.Metadata(); mdErr == nil {
+			delivered = md.NumDelivered
+		}
+		delay := retryDelay(delivered)
+		log.Warn("trigger event failed; will retry", "err", err, "transient", store.IsTransient(err),
+			"delivered", delivered, "retry_in", delay.String())
+		_ = m.NakWithDelay(delay)
+		return
+	}
+	if w.cfg.CrashAfterCommit {
+		log.Warn("crash-after-commit fault injection: exiting before ack")
+		os.Exit(3)
+	}
+	res.outcome.EventID = ev.EventID
+	w.reply(log, m, res.outcome)
+	if res.pipelineID != 0 && res.outcome.Status == 201 {
+		if err := w.startJobs(ctx, res.pipelineID); err != nil {
+			log.Warn("publish first jobs failed; will retry", "err", err)
+			_ = m.NakWithDelay(time.Second)
+			return
+		}
+	}
+	if err := m.Ack(); err != nil {
+		log.Warn("ack", "err", err)
+	}
+	if res.pipelineID != 0 {
+		log.Debug("pipeline created", "pipeline_id", res.pipelineID, "status", res.outcome.Status)
+	}
+}
+
+// reply sends the outcome to the ingress waiting for it, if any.
+func (w *Worker) reply(log *slog.Logger, m jetstream.Msg, o event.Outcome) {
+	to := m.Headers().Get(event.HeaderReplyTo)
+	if to == "" {
+		return
+	}
+	data, err := json.Marshal(o)
+	if err != nil {
+		log.Error("encode outcome", "err", err)
+		return
+	}
+	if err := w.nc.Publish(to, data); err != nil {
+		// The ingress falls back to a 202 and its status URL.
+		log.Warn("reply to ingress", "err", err)
+	}
+}
+
+// startJobs publishes the pipeline's first jobs to JOBS and marks them
+// pending. Message ids come from job ids, so a repeat publishes nothing new.
+func (w *Worker) startJobs(ctx context.Context, pipelineID int64) error {
+	q := store.New(w.pool)
+	jobs, err := q.FirstStageJobs(ctx, pipelineID)
+	if err != nil || len(jobs) == 0 {
+		return err
+	}
+	ids := make([]int64, len(jobs))
+	for i, j := range jobs {
+		data, err := json.Marshal(event.Job{JobID: j.ID, PipelineID: j.PipelineID, ProjectID: j.ProjectID})
+		if err != nil {
+			return err
+		}
+		if _, err := w.js.Publish(ctx, event.JobSubject(j.ProjectID), data, jetstream.WithMsgID(event.JobMsgID(j.ID))); err != nil {
+			return fmt.Errorf("publish job %d: %w", j.ID, err)
+		}
+		ids[i] = j.ID
+	}
+	return q.EnqueueJobs(ctx, pipelineID, ids)
+}

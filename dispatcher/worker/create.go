@@ -1,0 +1,279 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/triggerd/triggerd/internal/ciconfig"
+	"github.com/triggerd/triggerd/internal/event"
+	"github.com/triggerd/triggerd/internal/store"
+)
+
+// Messages GitLab answers when a pipeline cannot be built.
+const (
+	msgRefNotFound      = "Reference not found"
+	msgRefAmbiguous     = "Ref is ambiguous"
+	msgMissingConfig    = "Missing CI config file"
+	msgNoJobs           = "Pipeline will not run for the selected trigger. The rules configuration prevented any jobs from being added to the pipeline."
+	msgWorkflowFiltered = "Pipeline filtered out by workflow rules."
+	msgJobNotRunning    = "Job is not running"
+)
+
+// rejection is a decision not to create a pipeline, with GitLab's answer.
+type rejection struct {
+	status int
+	body   any
+}
+
+func rejectBase(status int, msg string) *rejection {
+	return &rejection{status: status, body: map[string]any{"message": map[string][]string{"base": {msg}}}}
+}
+
+func rejectMessage(status int, msg string) *rejection {
+	return &rejection{status: status, body: map[string]string{"message": msg}}
+}
+
+// result is what processing one event decided, committed to the database.
+type result struct {
+	outcome event.Outcome
+	// pipelineID is set when a pipeline exists for the event.
+	pipelineID int64
+}
+
+// process decides one event inside tx: it returns the outcome already
+// stored for the event, or creates the pipeline (or the rejection) now.
+// Errors are infrastructure failures; the caller rolls back and retries.
+func process(ctx context.Context, q *store.Queries, ev *event.TriggerRequested) (result, error) {
+	if done, ok, err := storedResult(ctx, q, ev.EventID); err != nil || ok {
+		return done, err
+	}
+	np, rej, err := plan(ctx, q, ev)
+	if err != nil {
+		return result{}, err
+	}
+	if rej != nil {
+		body, err := json.Marshal(rej.body)
+		if err != nil {
+			return result{}, err
+		}
+		if err := q.InsertRejection(ctx, store.Rejection{EventID: ev.EventID, ProjectID: ev.ProjectID, Status: rej.status, Body: body}); err != nil {
+			return result{}, fmt.Errorf("record rejection: %w", err)
+		}
+		return result{outcome: event.Outcome{EventID: ev.EventID, Status: rej.status, Body: body}}, nil
+	}
+	id, err := q.CreatePipeline(ctx, *np)
+	if err != nil {
+		return result{}, fmt.Errorf("insert pipeline: %w", err)
+	}
+	if np.TriggerID != nil {
+		if err := q.TouchTriggers(ctx, []int64{*np.TriggerID}, time.Now()); err != nil {
+			return result{}, fmt.Errorf("touch trigger: %w", err)
+		}
+	}
+	pl, err := q.PipelineByID(ctx, np.ProjectID, id)
+	if err != nil {
+		return result{}, fmt.Errorf("read new pipeline: %w", err)
+	}
+	return result{outcome: outcomeOf(pl), pipelineID: id}, nil
+}
+
+// storedResult returns what was already decided for an event.
+func storedResult(ctx context.Context, q *store.Queries, eventID string) (result, bool, error) {
+	pl, err := q.PipelineByEventID(ctx, eventID)
+	if err == nil {
+		return result{outcome: outcomeOf(pl), pipelineID: pl.ID}, true, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return result{}, false, err
+	}
+	rej, err := q.RejectionByEventID(ctx, eventID)
+	if errors.Is(err, store.ErrNotFound) {
+		return result{}, false, nil
+	}
+	if err != nil {
+		return result{}, false, err
+	}
+	return result{outcome: event.Outcome{EventID: eventID, Status: rej.Status, Body: rej.Body}}, true, nil
+}
+
+// outcomeOf is the answer for a pipeline: 201, or 422 with the config error
+// when the pipeline was kept only to show it.
+func outcomeOf(pl store.Pipeline) event.Outcome {
+	o := event.Outcome{Status: http.StatusCreated, Pipeline: &pl}
+	if pl.EventID != nil {
+		o.EventID = *pl.EventID
+	}
+	if pl.YAMLErrors != nil {
+		body, _ := json.Marshal(map[string]any{"message": map[string][]string{"base": {*pl.YAMLErrors}}})
+		o.Status, o.Pipeline, o.Body = http.StatusUnprocessableEntity, nil, body
+	}
+	return o
+}
+
+// plan checks an event against the database and evaluates its CI config,
+// returning the pipeline to insert or the reason not to.
+func plan(ctx context.Context, q *store.Queries, ev *event.TriggerRequested) (*store.NewPipeline, *rejection, error) {
+	notFound := rejectMessage(http.StatusNotFound, "404 Not Found")
+	project, err := q.ProjectByID(ctx, ev.ProjectID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	np := &store.NewPipeline{
+		ProjectID: project.ID, EventID: ev.EventID, Ref: ev.Ref, Status: "created", Source: ev.Source,
+		Inputs: ev.Inputs, TriggerPayload: ev.Payload, Variables: ev.Variables,
+	}
+
+	// Who triggers: re-checked here because the token may have been
+	// revoked, or the job may have finished, since the ingress looked.
+	var user *store.User
+	var shortToken string
+	switch ev.Source {
+	case "trigger":
+		t, err := q.TriggerByDigest(ctx, ev.TokenDigest)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, notFound, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if t.ProjectID != project.ID || t.Expired(time.Now()) {
+			return nil, notFound, nil
+		}
+		np.TriggerID = &t.ID
+		shortToken = t.ShortToken
+		if t.OwnerID != nil {
+			u, err := q.UserByID(ctx, *t.OwnerID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, nil, err
+			}
+			if err == nil {
+				user = &u
+			}
+		}
+	case "pipeline":
+		job, err := q.JobByTokenDigest(ctx, ev.TokenDigest)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && job.ID != ev.UpstreamJobID) {
+			return nil, notFound, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if job.Status != "running" {
+			return nil, rejectMessage(http.StatusUnauthorized, msgJobNotRunning), nil
+		}
+		if job.ProjectID != project.ID {
+			ok, err := q.AllowlistContains(ctx, project.ID, job.ProjectID)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok {
+				return nil, notFound, nil
+			}
+		}
+		np.UpstreamJobID, np.UpstreamPipelineID, np.UpstreamProjectID = &job.ID, &job.PipelineID, &job.ProjectID
+		if job.UserID != nil {
+			u, err := q.UserByID(ctx, *job.UserID)
+			if err != nil {
+				return nil, nil, err
+			}
+			user = &u
+		}
+	default:
+		return nil, rejectMessage(http.StatusBadRequest, "400 Bad request - unknown pipeline source"), nil
+	}
+	if user != nil {
+		np.UserID = &user.ID
+	}
+
+	refs, err := q.RefsNamed(ctx, project.ID, ev.Ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch len(refs) {
+	case 0:
+		return nil, rejectBase(http.StatusBadRequest, msgRefNotFound), nil
+	case 1:
+	default:
+		return nil, rejectBase(http.StatusBadRequest, msgRefAmbiguous), nil
+	}
+	ref := refs[0]
+	np.Tag = ref.Kind == "tag"
+	commit, err := q.CommitBySHA(ctx, project.ID, ref.CommitSHA)
+	if err != nil {
+		return nil, nil, fmt.Errorf("commit %s of %s: %w", ref.CommitSHA, ref.Name, err)
+	}
+	np.SHA = commit.SHA
+	np.CommittedAt = &commit.CommittedDate
+
+	src, _, err := q.FileAt(ctx, project.ID, commit.SHA, project.CIConfigPath)
+	if errors.Is(err, store.ErrFileNotFound) {
+		return nil, rejectBase(http.StatusBadRequest, msgMissingConfig), nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := ciconfig.Parse(src)
+	if err != nil {
+		return failedPipeline(np, err)
+	}
+	vars := predefined(project, commit, ref, user, ev, shortToken)
+	for _, v := range ev.Variables {
+		vars[v.Key] = v.Value
+	}
+	p, err := cfg.Evaluate(ciconfig.Context{Source: ev.Source, Ref: ref.Name, Tag: np.Tag, Variables: vars})
+	switch {
+	case errors.Is(err, ciconfig.ErrNoJobs):
+		return nil, rejectBase(http.StatusBadRequest, msgNoJobs), nil
+	case errors.Is(err, ciconfig.ErrWorkflowPrevented):
+		return nil, rejectBase(http.StatusBadRequest, msgWorkflowFiltered), nil
+	case err != nil:
+		return failedPipeline(np, err)
+	}
+	jobs, err := newJobs(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	np.Jobs = jobs
+	return np, nil, nil
+}
+
+// failedPipeline keeps a pipeline whose config is invalid, failed with its
+// yaml_errors, as GitLab does, so the user can see why nothing ran.
+func failedPipeline(np *store.NewPipeline, cfgErr error) (*store.NewPipeline, *rejection, error) {
+	var ce *ciconfig.ConfigError
+	if !errors.As(cfgErr, &ce) {
+		return nil, nil, cfgErr
+	}
+	msg := ce.Error()
+	reason := "config_error"
+	np.Status, np.YAMLErrors, np.FailureReason = "failed", &msg, &reason
+	np.Jobs = nil
+	return np, nil, nil
+}
+
+// newJobs turns a plan into job rows; each row's spec is the planned job.
+func newJobs(p *ciconfig.Plan) ([]store.NewJob, error) {
+	jobs := make([]store.NewJob, 0, len(p.Jobs))
+	for _, j := range p.Jobs {
+		spec, err := json.Marshal(j)
+		if err != nil {
+			return nil, fmt.Errorf("encode job %s: %w", j.Name, err)
+		}
+		kind := "build"
+		if j.Trigger != nil {
+			kind = "bridge"
+		}
+		jobs = append(jobs, store.NewJob{
+			Kind: kind, Name: j.Name, Stage: j.Stage, StageIdx: j.StageIndex, Status: "created",
+			When: j.When, AllowFailure: j.AllowFailure, Spec: spec,
+		})
+	}
+	return jobs, nil
+}
