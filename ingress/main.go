@@ -159,6 +159,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	srv := api.New(api.Config{ExternalURL: cfg.ExternalURL, TriggerWait: cfg.TriggerWait},
 		api.Deps{Log: log, Pool: pool, Sealer: sealer, Publisher: rl, Caches: caches})
 
+	if cfg.SeedDemo {
+		if err := seedDemo(ctx, srv, cfg.AdminToken, cfg.ExternalURL, os.Stdout); err != nil {
+			return fmt.Errorf("seed demo: %w", err)
+		}
+	}
 
 	hs := &http.Server{
 		Addr:              cfg.Addr,

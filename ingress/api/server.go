@@ -141,7 +141,7 @@ func (s *Server) routes() *mux.Router {
 	_ = v4
 	s.routesTrigger(v4)
 	s.routesTriggerTokens(v4)
-	// s.routesPipelines(v4)
+	s.routesPipelines(v4)
 	// s.routesUsers(v4)
 	// s.routesProjects(v4)
 	// s.routesRepository(v4)

@@ -59,11 +59,11 @@ const jobSelect = `SELECT j.id, j.pipeline_id, j.project_id, p.path_with_namespa
 func (q *Queries) JobsOfPipeline(ctx context.Context, pipelineID int64, kind string, statuses []string, page Page) ([]Job, int, error) {
 	var total int
 	if err := q.db.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE pipeline_id = $1 AND kind = $2
-		AND (cardinality($3::text[]) = 0 OR status = ANY($3))`, pipelineID, kind, statuses).Scan(&total); err != nil {
+		AND (COALESCE(cardinality($3::text[]), 0) = 0 OR status = ANY($3))`, pipelineID, kind, statuses).Scan(&total); err != nil {
 		return nil, 0, mapErr(err)
 	}
 	jobs, err := collectAll[Job](q.db.Query(ctx, jobSelect+` WHERE j.pipeline_id = $1 AND j.kind = $2
-		AND (cardinality($3::text[]) = 0 OR j.status = ANY($3))
+		AND (COALESCE(cardinality($3::text[]), 0) = 0 OR j.status = ANY($3))
 		ORDER BY j.id LIMIT $4 OFFSET $5`, pipelineID, kind, statuses, page.Limit(), page.Offset()))
 	return jobs, total, err
 }

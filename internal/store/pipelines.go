@@ -166,3 +166,9 @@ func (q *Queries) InsertRejection(ctx context.Context, r Rejection) error {
 		ON CONFLICT (event_id) DO NOTHING`, r.EventID, r.ProjectID, r.Status, r.Body)
 	return mapErr(err)
 }
+
+// PipelineByIDAnyProject returns a pipeline wherever it lives, for links
+// between projects (a bridge's downstream, a pipeline's upstream).
+func (q *Queries) PipelineByIDAnyProject(ctx context.Context, id int64) (Pipeline, error) {
+	return collectOne[Pipeline](q.db.Query(ctx, pipelineSelect+` WHERE pl.id = $1`, id))
+}

@@ -1,0 +1,43 @@
+# The two commands that matter: `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+GOFLAGS_BUILD := -trimpath
+
+.PHONY: all build run test test-short vet fmt check-services deps clean
+
+all: build
+
+deps:
+	$(GO) mod download
+
+build: deps
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ingress ./ingress
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/dispatcher ./dispatcher
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/runner-sim ./runner-sim
+
+# The whole stack on this machine: embedded NATS inside the ingress, Postgres
+# from DATABASE_URL (default: the local server, database created on first
+# start), a demo project seeded, and a ready-to-paste curl printed.
+run: build
+	./deploy/dev.sh
+
+# Every test, against the real Postgres (TEST_DATABASE_URL, default the local
+# server) and embedded NATS servers. Fails, never skips, when Postgres is down.
+test: build check-services
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 9m ./...
+
+check-services:
+	@pg_isready -q -h $${PGHOST:-127.0.0.1} -p $${PGPORT:-5432} || { \
+	  echo "Postgres is not reachable at $${PGHOST:-127.0.0.1}:$${PGPORT:-5432}."; \
+	  echo "Start it: pg_ctlcluster --skip-systemctl-redirect \$$(ls /etc/postgresql) main start"; exit 1; }
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -l -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,190 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/triggerd/triggerd/internal/event"
+	"github.com/triggerd/triggerd/internal/secret"
+	"github.com/triggerd/triggerd/internal/store"
+	"github.com/triggerd/triggerd/internal/testenv"
+)
+
+const docsCI = `stages: [test, build, package]
+run_tests:
+  stage: test
+  script: [make test]
+build_package:
+  stage: build
+  script: [make build]
+upload_package:
+  stage: package
+  script:
+  - if [ -n "${UPLOAD_TO_S3}" ]; then make upload; fi
+build_docs:
+  stage: package
+  script: [echo docs]
+  only: [tags]
+`
+
+type fixture struct {
+	pool    *pgxpool.Pool
+	project int64
+	token   string
+	trigger store.Trigger
+}
+
+func newFixture(t *testing.T, ci string) fixture {
+	t.Helper()
+	ctx := context.Background()
+	pool := testenv.Pool(t)
+	q := store.New(pool)
+	admin, err := q.EnsureAdmin(ctx, secret.Digest("admin"))
+	require.NoError(t, err)
+	var projectID int64
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO projects (namespace_id, name, path, path_with_namespace, default_branch)
+		SELECT id, 'app', 'app', 'root/app', 'master' FROM namespaces WHERE owner_id = $1 RETURNING id`, admin.ID).Scan(&projectID))
+	require.NoError(t, store.InTx(ctx, pool, func(q *store.Queries) error {
+		_, _, err := q.CommitFiles(ctx, store.CommitRequest{ProjectID: projectID, Branch: "master", Message: "ci",
+			AuthorName: "A", AuthorEmail: "a@example.com",
+			Actions: []store.FileAction{{Action: "create", Path: ".gitlab-ci.yml", Content: []byte(ci)}}})
+		return err
+	}))
+	head, err := q.RefByName(ctx, projectID, "branch", "master")
+	require.NoError(t, err)
+	_, err = q.CreateRef(ctx, projectID, "tag", "v1.0", head.CommitSHA, "")
+	require.NoError(t, err)
+	sealer, err := secret.NewSealer("k")
+	require.NoError(t, err)
+	tok := secret.NewTriggerToken()
+	trig, err := q.CreateTrigger(ctx, store.NewTrigger{ProjectID: projectID, OwnerID: admin.ID, Description: "d",
+		Digest: secret.Digest(tok), TokenEnc: sealer.Seal(tok), ShortToken: secret.ShortToken(tok)})
+	require.NoError(t, err)
+	return fixture{pool: pool, project: projectID, token: tok, trigger: trig}
+}
+
+func (f fixture) event(id, ref string, vars ...store.Variable) *event.TriggerRequested {
+	return &event.TriggerRequested{EventID: id, ProjectID: f.project, Ref: ref, Source: "trigger",
+		TriggerID: f.trigger.ID, TokenDigest: secret.Digest(f.token), Variables: vars, Payload: json.RawMessage(`{"ref":"` + ref + `"}`)}
+}
+
+func (f fixture) process(t *testing.T, ev *event.TriggerRequested) result {
+	t.Helper()
+	var res result
+	require.NoError(t, store.InTx(context.Background(), f.pool, func(q *store.Queries) error {
+		var err error
+		res, err = process(context.Background(), q, ev)
+		return err
+	}))
+	return res
+}
+
+func TestProcessCreatesPipelineOnceAndReplaysOutcome(t *testing.T) {
+	f := newFixture(t, docsCI)
+	ctx := context.Background()
+	ev := f.event("ev-1", "master", store.Variable{Key: "UPLOAD_TO_S3", Value: "true", VariableType: "env_var"})
+	res := f.process(t, ev)
+	require.Equal(t, http.StatusCreated, res.outcome.Status)
+	require.NotNil(t, res.outcome.Pipeline)
+	pl := res.outcome.Pipeline
+	require.Equal(t, "trigger", pl.Source)
+	require.Equal(t, "created", pl.Status)
+	require.Equal(t, int64(1), pl.IID)
+	require.Equal(t, "root", *pl.UserUsername)
+
+	q := store.New(f.pool)
+	jobs, total, err := q.JobsOfPipeline(ctx, pl.ID, "build", nil, store.Page{Number: 1, PerPage: 100})
+	require.NoError(t, err)
+	require.Equal(t, 3, total, "build_docs is only for tags")
+	names := []string{jobs[0].Name, jobs[1].Name, jobs[2].Name}
+	require.ElementsMatch(t, []string{"run_tests", "build_package", "upload_package"}, names)
+	vars, err := q.PipelineVariables(ctx, pl.ID)
+	require.NoError(t, err)
+	require.Equal(t, []store.Variable{{Key: "UPLOAD_TO_S3", Value: "true", VariableType: "env_var"}}, vars)
+	trig, err := q.TriggerByID(ctx, f.project, f.trigger.ID)
+	require.NoError(t, err)
+	require.NotNil(t, trig.LastUsed, "last_used is set when the token creates a pipeline")
+
+	// A redelivery of the same event answers with the same pipeline.
+	again := f.process(t, ev)
+	require.Equal(t, http.StatusCreated, again.outcome.Status)
+	require.Equal(t, pl.ID, again.outcome.Pipeline.ID)
+	var count int
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM pipelines`).Scan(&count))
+	require.Equal(t, 1, count)
+
+	// A tag pipeline includes the tags-only job.
+	tagRes := f.process(t, f.event("ev-tag", "v1.0"))
+	require.Equal(t, http.StatusCreated, tagRes.outcome.Status)
+	require.True(t, tagRes.outcome.Pipeline.Tag)
+	_, total, err = q.JobsOfPipeline(ctx, tagRes.outcome.Pipeline.ID, "build", nil, store.Page{Number: 1, PerPage: 100})
+	require.NoError(t, err)
+	require.Equal(t, 4, total)
+}
+
+func TestProcessRejections(t *testing.T) {
+	f := newFixture(t, docsCI)
+	ctx := context.Background()
+	q := store.New(f.pool)
+
+	res := f.process(t, f.event("missing-ref", "nope"))
+	require.Equal(t, http.StatusBadRequest, res.outcome.Status)
+	require.JSONEq(t, `{"message":{"base":["Reference not found"]}}`, string(res.outcome.Body))
+
+	// A token deleted after the ingress accepted the event creates nothing.
+	_, err := q.DeleteTrigger(ctx, f.project, f.trigger.ID)
+	require.NoError(t, err)
+	res = f.process(t, f.event("revoked", "master"))
+	require.Equal(t, http.StatusNotFound, res.outcome.Status)
+	require.JSONEq(t, `{"message":"404 Not Found"}`, string(res.outcome.Body))
+
+	// The same answer again for the same event, from the stored rejection.
+	res = f.process(t, f.event("revoked", "master"))
+	require.Equal(t, http.StatusNotFound, res.outcome.Status)
+	var count int
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM pipelines`).Scan(&count))
+	require.Equal(t, 0, count)
+}
+
+func TestProcessInvalidConfigKeepsFailedPipeline(t *testing.T) {
+	f := newFixture(t, "job:\n  script: [x]\n  bogus: 1\n")
+	res := f.process(t, f.event("bad-config", "master"))
+	require.Equal(t, http.StatusUnprocessableEntity, res.outcome.Status)
+	require.Contains(t, string(res.outcome.Body), "unknown keys: bogus")
+	require.NotZero(t, res.pipelineID)
+	pl, err := store.New(f.pool).PipelineByID(context.Background(), f.project, res.pipelineID)
+	require.NoError(t, err)
+	require.Equal(t, "failed", pl.Status)
+	require.NotNil(t, pl.YAMLErrors)
+}
+
+func TestProcessNoJobs(t *testing.T) {
+	f := newFixture(t, "job:\n  script: [x]\n  rules:\n    - if: $NEVER\n")
+	res := f.process(t, f.event("no-jobs", "master"))
+	require.Equal(t, http.StatusBadRequest, res.outcome.Status)
+	require.JSONEq(t, `{"message":{"base":["Pipeline will not run for the selected trigger. The rules configuration prevented any jobs from being added to the pipeline."]}}`,
+		string(res.outcome.Body))
+}
+
+func TestPredefinedVariablesDriveRules(t *testing.T) {
+	f := newFixture(t, `only_triggered:
+  script: [x]
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "trigger" && $CI_PIPELINE_TRIGGERED == "true" && $DEPLOY == "yes"
+`)
+	res := f.process(t, f.event("no-var", "master"))
+	require.Equal(t, http.StatusBadRequest, res.outcome.Status)
+	res = f.process(t, f.event("with-var", "master", store.Variable{Key: "DEPLOY", Value: "yes"}))
+	require.Equal(t, http.StatusCreated, res.outcome.Status)
+}
+
+func TestRetryDelayGrowsAndIsBounded(t *testing.T) {
+	require.Less(t, retryDelay(1), retryDelay(3))
+	require.LessOrEqual(t, retryDelay(100), retryDelay(99)+1)
+	require.Equal(t, retryDelay(100).Seconds(), 30.0)
+}
