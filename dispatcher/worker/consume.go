@@ -39,6 +39,7 @@ type Worker struct {
 	nc   *nats.Conn
 	js   jetstream.JetStream
 	cons jetstream.Consumer
+	c    *creator
 }
 
 // New makes a worker over the dispatcher consumer.
@@ -49,7 +50,7 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jet
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 20 * time.Second
 	}
-	return &Worker{cfg: cfg, log: log, pool: pool, nc: nc, js: js, cons: cons}
+	return &Worker{cfg: cfg, log: log, pool: pool, nc: nc, js: js, cons: cons, c: newCreator(4096)}
 }
 
 // Run consumes until ctx is cancelled, then stops pulling, lets in-flight
@@ -127,7 +128,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	var res result
 	err := store.InTx(ctx, w.pool, func(q *store.Queries) error {
 		var err error
-		res, err = process(ctx, q, &ev)
+		res, err = w.c.process(ctx, q, &ev)
 		return err
 	})
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/triggerd/triggerd/internal/ciconfig"
 	"github.com/triggerd/triggerd/internal/event"
 	"github.com/triggerd/triggerd/internal/store"
@@ -22,6 +24,38 @@ const (
 	msgWorkflowFiltered = "Pipeline filtered out by workflow rules."
 	msgJobNotRunning    = "Job is not running"
 )
+
+// creator decides trigger events. It caches parsed CI configs by their git
+// blob id: the id names the content, so an entry can never be stale, and
+// the thousands of triggers of one project's config parse it once.
+type creator struct {
+	configs *lru.Cache[string, parsedConfig]
+}
+
+type parsedConfig struct {
+	cfg *ciconfig.Config
+	err error
+}
+
+func newCreator(cacheSize int) *creator {
+	c, err := lru.New[string, parsedConfig](cacheSize)
+	if err != nil {
+		panic(err) // only for a non-positive size, which newCreator never passes
+	}
+	return &creator{configs: c}
+}
+
+func (c *creator) parse(blob string, src []byte) (*ciconfig.Config, error) {
+	if p, ok := c.configs.Get(blob); ok {
+		return p.cfg, p.err
+	}
+	cfg, err := ciconfig.Parse(src)
+	var ce *ciconfig.ConfigError
+	if err == nil || errors.As(err, &ce) {
+		c.configs.Add(blob, parsedConfig{cfg: cfg, err: err})
+	}
+	return cfg, err
+}
 
 // rejection is a decision not to create a pipeline, with GitLab's answer.
 type rejection struct {
@@ -47,11 +81,11 @@ type result struct {
 // process decides one event inside tx: it returns the outcome already
 // stored for the event, or creates the pipeline (or the rejection) now.
 // Errors are infrastructure failures; the caller rolls back and retries.
-func process(ctx context.Context, q *store.Queries, ev *event.TriggerRequested) (result, error) {
+func (c *creator) process(ctx context.Context, q *store.Queries, ev *event.TriggerRequested) (result, error) {
 	if done, ok, err := storedResult(ctx, q, ev.EventID); err != nil || ok {
 		return done, err
 	}
-	np, rej, err := plan(ctx, q, ev)
+	np, rej, err := c.plan(ctx, q, ev)
 	if err != nil {
 		return result{}, err
 	}
@@ -116,7 +150,7 @@ func outcomeOf(pl store.Pipeline) event.Outcome {
 
 // plan checks an event against the database and evaluates its CI config,
 // returning the pipeline to insert or the reason not to.
-func plan(ctx context.Context, q *store.Queries, ev *event.TriggerRequested) (*store.NewPipeline, *rejection, error) {
+func (c *creator) plan(ctx context.Context, q *store.Queries, ev *event.TriggerRequested) (*store.NewPipeline, *rejection, error) {
 	notFound := rejectMessage(http.StatusNotFound, "404 Not Found")
 	project, err := q.ProjectByID(ctx, ev.ProjectID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -212,14 +246,14 @@ func plan(ctx context.Context, q *store.Queries, ev *event.TriggerRequested) (*s
 	np.SHA = commit.SHA
 	np.CommittedAt = &commit.CommittedDate
 
-	src, _, err := q.FileAt(ctx, project.ID, commit.SHA, project.CIConfigPath)
+	src, blob, err := q.FileAt(ctx, project.ID, commit.SHA, project.CIConfigPath)
 	if errors.Is(err, store.ErrFileNotFound) {
 		return nil, rejectBase(http.StatusBadRequest, msgMissingConfig), nil
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := ciconfig.Parse(src)
+	cfg, err := c.parse(blob, src)
 	if err != nil {
 		return failedPipeline(np, err)
 	}
