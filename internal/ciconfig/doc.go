@@ -31,11 +31,28 @@
 // Expression values are compared literally: a variable whose value contains
 // `$OTHER` is not expanded first, as in GitLab.
 //
+// only/except keywords (triggers, pipelines, schedules, api, pushes, web, ...)
+// match Context.Source and Context.Tag, while rules test CI_PIPELINE_SOURCE
+// and friends through expressions, as in GitLab.
+//
+// # Checks made per pipeline
+//
+// A job that needs a job absent from the pipeline (left out by rules or
+// only/except, or never defined) or a job of a later stage makes Evaluate
+// return a *ConfigError, unless the need is `optional: true` and the job is
+// merely absent, in which case the need is dropped. Duplicate needs, circular
+// needs and `dependencies:` on unknown or later jobs are rejected by Parse.
+//
 // # What cannot be evaluated here
 //
 // The service has no repository checkout and no diff, so `rules:changes`,
 // `rules:exists` and `only/except:changes` are treated as satisfied. No
 // Kubernetes integration exists, so `only/except:kubernetes` is never
-// satisfied. `include:` (top level) is rejected with a clear error, and
-// `parallel:` is accepted but does not fan a job out.
+// satisfied. `include:` (top level) and `spec:inputs` are rejected with a
+// clear error; `trigger:include` (child pipelines) is accepted and reported as
+// a bridge with Trigger.Child set and no project. `parallel:` is accepted but
+// does not fan a job out, and `run:` is an unknown key.
+//
+// Script arrays may nest (from anchors or `!reference`); they are flattened
+// up to 10 levels, GitLab's limit.
 package ciconfig

@@ -24,10 +24,10 @@ func configErrorf(format string, args ...any) *ConfigError {
 // ErrWorkflowPrevented is returned by Evaluate when workflow:rules do not
 // allow the pipeline. GitLab refuses to create such a pipeline rather than
 // creating an empty one, and callers need to tell this case apart from a
-// broken config.
+// broken config. The text is GitLab's, hence the capital and the full stop.
 var ErrWorkflowPrevented = errors.New("Pipeline filtered out by workflow rules.")
 
 // ErrNoJobs is returned by Evaluate when no job is left after rules and
 // only/except, or when only .pre/.post jobs are left, which GitLab also refuses
-// to run.
+// to run. The text is GitLab's.
 var ErrNoJobs = errors.New("No stages / jobs for this pipeline.")

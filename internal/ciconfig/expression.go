@@ -138,7 +138,7 @@ type equalNode struct {
 func (n equalNode) eval(vars varLookup) bool {
 	lv, lok := n.left.value(vars)
 	rv, rok := n.right.value(vars)
-	equal := lok == rok && lv == rv
+	equal := lok == rok && (!lok || lv == rv)
 	return equal != n.negate
 }
 

@@ -114,17 +114,21 @@ func (s *scope) lookup(name string) (string, bool) {
 // contextFallback derives the predefined variables rules most often test from
 // Context, for callers that did not put them in Context.Variables.
 func contextFallback(c *Context, name string) (string, bool) {
+	var ok bool
 	switch name {
 	case "CI_PIPELINE_SOURCE":
 		return c.Source, c.Source != ""
 	case "CI_COMMIT_REF_NAME":
-		return c.Ref, c.Ref != ""
+		ok = true
 	case "CI_COMMIT_BRANCH":
-		return c.Ref, !c.Tag && c.Ref != ""
+		ok = !c.Tag
 	case "CI_COMMIT_TAG":
-		return c.Ref, c.Tag && c.Ref != ""
+		ok = c.Tag
 	}
-	return "", false
+	if !ok || c.Ref == "" {
+		return "", false
+	}
+	return c.Ref, true
 }
 
 // expandVariables replaces $NAME and ${NAME} in s. Unknown variables expand to

@@ -1,8 +1,8 @@
 package ciconfig
 
 import (
+	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 
@@ -58,7 +58,7 @@ func (r reference) String() string { return "[" + strings.Join(r, ", ") + "]" }
 // bool, int64, float64, nil) with aliases and merge keys expanded and
 // `!reference` tags resolved.
 func loadYAML(src []byte) (*mapping, error) {
-	dec := yaml.NewDecoder(strings.NewReader(string(src)))
+	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -352,19 +352,5 @@ func (r *referenceResolver) resolve(v any, depth int) (any, error) {
 		return r.resolve(cur, depth+1)
 	default:
 		return v, nil
-	}
-}
-
-// describe names a value's YAML type for error messages.
-func describe(v any) string {
-	switch v.(type) {
-	case *mapping:
-		return "hash"
-	case []any:
-		return "array"
-	case nil:
-		return "null"
-	default:
-		return fmt.Sprintf("%T", v)
 	}
 }
