@@ -257,11 +257,12 @@ func (c *creator) plan(ctx context.Context, q *store.Queries, ev *event.TriggerR
 	if err != nil {
 		return failedPipeline(np, err)
 	}
-	vars := predefined(project, commit, ref, user, ev, shortToken)
+	vars := make(map[string]string, len(ev.Variables))
 	for _, v := range ev.Variables {
 		vars[v.Key] = v.Value
 	}
-	p, err := cfg.Evaluate(ciconfig.Context{Source: ev.Source, Ref: ref.Name, Tag: np.Tag, Variables: vars})
+	p, err := cfg.Evaluate(ciconfig.Context{Source: ev.Source, Ref: ref.Name, Tag: np.Tag, Variables: vars,
+		Predefined: predefined(project, commit, ref, user, ev, shortToken)})
 	switch {
 	case errors.Is(err, ciconfig.ErrNoJobs):
 		return nil, rejectBase(http.StatusBadRequest, msgNoJobs), nil

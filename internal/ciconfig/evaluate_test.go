@@ -165,3 +165,30 @@ deploy:
 		}
 	}
 }
+
+func TestPrecedenceTriggerOverJobOverGlobalOverPredefined(t *testing.T) {
+	cfg, err := Parse([]byte(`variables:
+  CI_COMMIT_REF_NAME: from-global
+  LEVEL: global
+job:
+  script: [x]
+  variables:
+    LEVEL: job
+  rules:
+    - if: $LEVEL == "trigger" && $CI_COMMIT_REF_NAME == "from-global"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre := map[string]string{"CI_COMMIT_REF_NAME": "main", "LEVEL": "predefined"}
+	if _, err := cfg.Evaluate(Context{Source: "trigger", Ref: "main", Predefined: pre}); err != ErrNoJobs {
+		t.Fatalf("job variable must beat global and predefined: got %v", err)
+	}
+	plan, err := cfg.Evaluate(Context{Source: "trigger", Ref: "main", Predefined: pre, Variables: map[string]string{"LEVEL": "trigger"}})
+	if err != nil {
+		t.Fatalf("trigger variable must beat the job's: %v", err)
+	}
+	if len(plan.Jobs) != 1 {
+		t.Fatalf("want 1 job, got %d", len(plan.Jobs))
+	}
+}

@@ -11,11 +11,14 @@ type Context struct {
 	Ref string
 	// Tag reports whether Ref is a tag.
 	Tag bool
-	// Variables are the predefined variables plus the pipeline (trigger)
-	// variables, already merged by the caller. They are the pipeline-level
-	// variables and override YAML-defined variables of the same name, because
-	// trigger variables have the highest precedence in GitLab.
+	// Variables are the pipeline (trigger) variables. They override
+	// YAML-defined variables of the same name, because trigger variables
+	// have the highest precedence in GitLab.
 	Variables map[string]string
+	// Predefined are the predefined CI/CD variables. They have the lowest
+	// precedence: a YAML variable of the same name overrides them, as in
+	// GitLab. Variables already holding a name wins over Predefined.
+	Predefined map[string]string
 }
 
 // Plan is the outcome of Evaluate: what the pipeline will contain. It is a

@@ -108,6 +108,9 @@ func (s *scope) lookup(name string) (string, bool) {
 			return v, true
 		}
 	}
+	if v, ok := s.ctx.Predefined[name]; ok {
+		return v, true
+	}
 	return contextFallback(s.ctx, name)
 }
 
