@@ -113,7 +113,11 @@ func (m *refMatcher) matches(ctx *Context) bool {
 	if m.project != "" {
 		// The project qualifier can only be checked when the caller passed
 		// CI_PROJECT_PATH; without it the qualifier is ignored.
-		if path, ok := ctx.Predefined["CI_PROJECT_PATH"]; ok && path != m.project {
+		path, ok := ctx.Variables["CI_PROJECT_PATH"]
+		if !ok {
+			path, ok = ctx.Predefined["CI_PROJECT_PATH"]
+		}
+		if ok && path != m.project {
 			return false
 		}
 	}
