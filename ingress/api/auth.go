@@ -36,7 +36,7 @@ func (s *Server) currentUser(r *http.Request) (*store.User, error) {
 	if tok == "" {
 		return nil, nil
 	}
-	u, _, err := s.q.UserByPersonalToken(r.Context(), secret.Digest(tok))
+	u, pat, err := s.q.UserByPersonalToken(r.Context(), secret.Digest(tok))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errUnauthorized
 	}
@@ -46,7 +46,40 @@ func (s *Server) currentUser(r *http.Request) (*store.User, error) {
 	if u.State != "active" {
 		return nil, errUnauthorized
 	}
+	if !scopeAllows(pat.Scopes, r) {
+		return nil, errInsufficientScope
+	}
 	return &u, nil
+}
+
+// errInsufficientScope is GitLab's answer when a token's scopes do not cover
+// the request.
+var errInsufficientScope = &apiError{status: http.StatusForbidden, body: map[string]string{
+	"error":             "insufficient_scope",
+	"error_description": "The request requires higher privileges than provided by the access token.",
+	"scope":             "api",
+}}
+
+// scopeAllows reports whether a token with scopes may make request r: "api"
+// (or "sudo") allows everything, "read_api" only reads, "read_user" only
+// reads users.
+func scopeAllows(scopes []string, r *http.Request) bool {
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead
+	for _, sc := range scopes {
+		switch sc {
+		case "api", "sudo":
+			return true
+		case "read_api":
+			if read {
+				return true
+			}
+		case "read_user":
+			if read && (strings.HasPrefix(r.URL.Path, "/api/v4/user") || r.URL.Path == "/api/v4/users") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // requireUser is currentUser for endpoints that need a user: anonymous is

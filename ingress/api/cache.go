@@ -123,8 +123,13 @@ func (c *Caches) Invalidate(inv event.Invalidation) {
 			c.refs.Remove(refKey{inv.ProjectID, inv.Ref})
 		} else {
 			// A renamed or deleted project: paths are keys too, so drop
-			// every project entry; this is rare.
+			// every project entry, and the project's refs; this is rare.
 			c.projects.Purge()
+			for _, k := range c.refs.Keys() {
+				if k.project == inv.ProjectID {
+					c.refs.Remove(k)
+				}
+			}
 		}
 	}
 }

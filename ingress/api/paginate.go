@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/triggerd/triggerd/internal/store"
@@ -52,13 +51,12 @@ func (s *Server) setPageHeaders(w http.ResponseWriter, r *http.Request, p store.
 	h.Set("X-Prev-Page", prev)
 
 	link := func(n int, rel string) string {
-		u := url.URL{Path: r.URL.Path}
 		q := r.URL.Query()
 		q.Del("private_token")
 		q.Set("page", strconv.Itoa(n))
 		q.Set("per_page", strconv.Itoa(p.PerPage))
-		u.RawQuery = q.Encode()
-		return "<" + s.cfg.ExternalURL + u.String() + `>; rel="` + rel + `"`
+		// The escaped path keeps group%2Fproject one segment.
+		return "<" + s.cfg.ExternalURL + r.URL.EscapedPath() + "?" + q.Encode() + `>; rel="` + rel + `"`
 	}
 	var links []string
 	if prev != "" {

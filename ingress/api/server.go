@@ -138,13 +138,12 @@ func (s *Server) routes() *mux.Router {
 	r.Handle("/-/readiness", s.handle(s.readiness)).Methods(http.MethodGet)
 
 	v4 := r.PathPrefix("/api/v4").Subrouter()
-	_ = v4
 	s.routesTrigger(v4)
 	s.routesTriggerTokens(v4)
 	s.routesPipelines(v4)
-	// s.routesUsers(v4)
-	// s.routesProjects(v4)
-	// s.routesRepository(v4)
+	s.routesUsers(v4)
+	s.routesProjects(v4)
+	s.routesRepository(v4)
 	return r
 }
 

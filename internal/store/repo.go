@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
@@ -9,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Ref is a branch or a tag.
@@ -268,7 +271,7 @@ func (q *Queries) CommitFiles(ctx context.Context, req CommitRequest) (Commit, b
 		parents = []string{parent.SHA}
 	}
 	for _, a := range req.Actions {
-		if a.LastCommitID != "" && parent != nil {
+		if _, had := tree[a.Path]; a.LastCommitID != "" && parent != nil && had {
 			last, err := q.LastCommitForPath(ctx, req.ProjectID, parent.SHA, a.Path)
 			if err != nil && !errors.Is(err, ErrNotFound) {
 				return Commit{}, false, err
@@ -361,4 +364,409 @@ func (q *Queries) lockBranch(ctx context.Context, projectID int64, name string) 
 	err := q.db.QueryRow(ctx, `SELECT commit_sha FROM refs WHERE project_id = $1 AND kind = 'branch' AND name = $2 FOR UPDATE`,
 		projectID, name).Scan(&sha)
 	return sha, mapErr(err)
+}
+
+// isHex reports whether s is a non-empty string of lower- or upper-case
+// hexadecimal digits.
+func isHex(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// IsCommitID reports whether s has the shape of a full commit id.
+func IsCommitID(s string) bool { return len(s) == 40 && isHex(s) }
+
+// checkNewPath refuses a path that is taken in tree: by a file of that name
+// (ErrFileExists), by a file where one of its directories would be
+// (ErrFileExists), or by a directory of that name (ErrDirectoryExists).
+func checkNewPath(tree map[string]string, path string) error {
+	if _, ok := tree[path]; ok {
+		return ErrFileExists
+	}
+	for i := 0; i < len(path); i++ {
+		if path[i] == '/' {
+			if _, ok := tree[path[:i]]; ok {
+				return ErrFileExists
+			}
+		}
+	}
+	prefix := path + "/"
+	for p := range tree {
+		if strings.HasPrefix(p, prefix) {
+			return ErrDirectoryExists
+		}
+	}
+	return nil
+}
+
+// ResolveRevision finds the commit rev names, the way git rev-parse reads
+// it: a full commit id; a tag, then a branch of that name (git prefers
+// refs/tags); refs/heads/<name> and refs/tags/<name>; HEAD for the default
+// branch; and last a unique abbreviated id of at least 7 digits.
+func (q *Queries) ResolveRevision(ctx context.Context, projectID int64, rev, defaultBranch string) (Commit, error) {
+	if rev == "" {
+		return Commit{}, ErrNotFound
+	}
+	if IsCommitID(rev) {
+		return q.CommitBySHA(ctx, projectID, strings.ToLower(rev))
+	}
+	refs, err := q.RefsNamed(ctx, projectID, rev)
+	if err != nil {
+		return Commit{}, err
+	}
+	var ref *Ref
+	for i := range refs {
+		if ref == nil || refs[i].Kind == "tag" {
+			ref = &refs[i]
+		}
+	}
+	if ref == nil {
+		kind, name := "", ""
+		switch {
+		case strings.HasPrefix(rev, "refs/heads/"):
+			kind, name = "branch", strings.TrimPrefix(rev, "refs/heads/")
+		case strings.HasPrefix(rev, "refs/tags/"):
+			kind, name = "tag", strings.TrimPrefix(rev, "refs/tags/")
+		case rev == "HEAD" && defaultBranch != "":
+			kind, name = "branch", defaultBranch
+		}
+		if kind != "" {
+			r, err := q.RefByName(ctx, projectID, kind, name)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return Commit{}, err
+			}
+			if err == nil {
+				ref = &r
+			}
+		}
+	}
+	if ref != nil {
+		return q.CommitBySHA(ctx, projectID, ref.CommitSHA)
+	}
+	return q.CommitBySHA(ctx, projectID, rev)
+}
+
+// CommitsBySHA returns the project's commits with the given full ids, by id.
+// Ids without a commit are left out.
+func (q *Queries) CommitsBySHA(ctx context.Context, projectID int64, shas []string) (map[string]Commit, error) {
+	cs, err := collectAll[Commit](q.db.Query(ctx, `SELECT `+commitColumns+` FROM commits c WHERE c.project_id = $1 AND c.sha = ANY($2)`,
+		projectID, shas))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Commit, len(cs))
+	for _, c := range cs {
+		out[c.SHA] = c
+	}
+	return out, nil
+}
+
+// CommitLogFilter narrows a commit log as GitLab's list parameters do.
+type CommitLogFilter struct {
+	// Since and Until bound the committed date, inclusively.
+	Since, Until *time.Time
+	// Path keeps the commits that changed the file Path or a file under
+	// the directory Path, compared with their first parent.
+	Path string
+}
+
+// CommitLog returns a page of the commits reachable from sha that f keeps,
+// newest first, and how many it keeps in all.
+func (q *Queries) CommitLog(ctx context.Context, projectID int64, sha string, f CommitLogFilter, page Page) ([]Commit, int, error) {
+	type row struct {
+		Commit
+		Total int `db:"total"`
+	}
+	where := []string{"TRUE"}
+	args := []any{projectID, sha}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(args))))
+	}
+	if f.Since != nil {
+		add("c.committed_date >= $?", *f.Since)
+	}
+	if f.Until != nil {
+		add("c.committed_date <= $?", *f.Until)
+	}
+	if p := strings.Trim(f.Path, "/"); p != "" {
+		args = append(args, p, strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(p)+"/%")
+		n, d := len(args)-1, len(args)
+		files := func(tree string) string {
+			return fmt.Sprintf(`(SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(%s) e WHERE e.key = $%d OR e.key LIKE $%d)`, tree, n, d)
+		}
+		where = append(where, files("c.tree")+` IS DISTINCT FROM `+
+			files(`(SELECT p.tree FROM commits p WHERE p.project_id = $1 AND p.sha = c.parent_ids[1])`))
+	}
+	args = append(args, page.Limit(), page.Offset())
+	rows, err := collectAll[row](q.db.Query(ctx, fmt.Sprintf(`WITH RECURSIVE walk (sha, parent_ids) AS (
+			SELECT c.sha, c.parent_ids FROM commits c WHERE c.project_id = $1 AND c.sha = $2
+			UNION
+			SELECT p.sha, p.parent_ids FROM walk w JOIN commits p ON p.project_id = $1 AND p.sha = ANY (w.parent_ids)),
+		kept AS (
+			SELECT `+commitColumns+` FROM walk w JOIN commits c ON c.project_id = $1 AND c.sha = w.sha WHERE %s)
+		SELECT c.*, (SELECT count(*) FROM kept) AS total FROM kept c
+		ORDER BY c.committed_date DESC, c.sha LIMIT $%d OFFSET $%d`, strings.Join(where, " AND "), len(args)-1, len(args)), args...))
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(rows) == 0 {
+		// Past the last page no row carries the total; count on its own.
+		var total int
+		err := q.db.QueryRow(ctx, fmt.Sprintf(`WITH RECURSIVE walk (sha, parent_ids) AS (
+				SELECT c.sha, c.parent_ids FROM commits c WHERE c.project_id = $1 AND c.sha = $2
+				UNION
+				SELECT p.sha, p.parent_ids FROM walk w JOIN commits p ON p.project_id = $1 AND p.sha = ANY (w.parent_ids))
+			SELECT count(*) FROM walk w JOIN commits c ON c.project_id = $1 AND c.sha = w.sha WHERE %s`, strings.Join(where, " AND ")),
+			args[:len(args)-2]...).Scan(&total)
+		return []Commit{}, total, mapErr(err)
+	}
+	out := make([]Commit, len(rows))
+	for i, r := range rows {
+		out[i] = r.Commit
+	}
+	return out, rows[0].Total, nil
+}
+
+// LastCommitForPath returns the last commit at or before sha that changed
+// path, following first parents: the oldest commit of the unbroken run, back
+// from sha, whose tree holds the same blob at path. ErrNotFound if sha does
+// not exist.
+func (q *Queries) LastCommitForPath(ctx context.Context, projectID int64, sha, path string) (string, error) {
+	var last string
+	err := q.db.QueryRow(ctx, `WITH RECURSIVE run (sha, parent_ids, blob, depth) AS (
+			SELECT c.sha, c.parent_ids, c.tree ->> $3, 0 FROM commits c WHERE c.project_id = $1 AND c.sha = $2
+			UNION ALL
+			SELECT p.sha, p.parent_ids, p.tree ->> $3, r.depth + 1
+			FROM run r JOIN commits p ON p.project_id = $1 AND p.sha = r.parent_ids[1]
+			WHERE (p.tree ->> $3) IS NOT DISTINCT FROM r.blob)
+		SELECT sha FROM run ORDER BY depth DESC LIMIT 1`, projectID, sha, path).Scan(&last)
+	return last, mapErr(err)
+}
+
+// IsAncestorOf returns which of shas are reachable from head (head itself
+// included).
+func (q *Queries) IsAncestorOf(ctx context.Context, projectID int64, head string, shas []string) (map[string]bool, error) {
+	rows, err := q.db.Query(ctx, `WITH RECURSIVE walk (sha, parent_ids) AS (
+			SELECT c.sha, c.parent_ids FROM commits c WHERE c.project_id = $1 AND c.sha = $2
+			UNION
+			SELECT p.sha, p.parent_ids FROM walk w JOIN commits p ON p.project_id = $1 AND p.sha = ANY (w.parent_ids))
+		SELECT DISTINCT sha FROM walk WHERE sha = ANY ($3)`, projectID, head, shas)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	out := make(map[string]bool, len(found))
+	for _, s := range found {
+		out[s] = true
+	}
+	return out, nil
+}
+
+// HasBranches reports whether the project's repository has any branch; a
+// repository without one is what GitLab calls empty.
+func (q *Queries) HasBranches(ctx context.Context, projectID int64) (bool, error) {
+	var ok bool
+	err := q.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM refs WHERE project_id = $1 AND kind = 'branch')`, projectID).Scan(&ok)
+	return ok, mapErr(err)
+}
+
+// SetDefaultBranchIfUnset makes branch the project's default branch unless
+// it already has one, as the first push to an empty GitLab project does. It
+// reports whether it changed the project.
+func (q *Queries) SetDefaultBranchIfUnset(ctx context.Context, projectID int64, branch string) (bool, error) {
+	tag, err := q.db.Exec(ctx, `UPDATE projects SET default_branch = $2 WHERE id = $1 AND default_branch IS NULL`, projectID, branch)
+	if err != nil {
+		return false, mapErr(err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// RefFilter selects branches or tags as GitLab's list endpoints do.
+type RefFilter struct {
+	ProjectID int64
+	Kind      string // "branch" or "tag"
+	// Search matches names case-insensitively: "^term" at the start,
+	// "term$" at the end, otherwise anywhere.
+	Search string
+	// OrderBy is "name" or "updated" (the date of the commit the ref points
+	// at); Desc reverses it.
+	OrderBy string
+	Desc    bool
+}
+
+// ListRefsFiltered returns a page of the refs f selects and how many it
+// selects in all.
+func (q *Queries) ListRefsFiltered(ctx context.Context, f RefFilter, page Page) ([]Ref, int, error) {
+	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	term := strings.ToLower(f.Search)
+	var like string
+	switch {
+	case strings.HasPrefix(term, "^"):
+		like = esc.Replace(term[1:]) + "%"
+	case strings.HasSuffix(term, "$"):
+		like = "%" + esc.Replace(strings.TrimSuffix(term, "$"))
+	default:
+		like = "%" + esc.Replace(term) + "%"
+	}
+	var total int
+	if err := q.db.QueryRow(ctx, `SELECT count(*) FROM refs WHERE project_id = $1 AND kind = $2 AND lower(name) LIKE $3`,
+		f.ProjectID, f.Kind, like).Scan(&total); err != nil {
+		return nil, 0, mapErr(err)
+	}
+	dir := "ASC"
+	if f.Desc {
+		dir = "DESC"
+	}
+	order := "r.name " + dir
+	if f.OrderBy == "updated" {
+		order = "c.committed_date " + dir + " NULLS LAST, r.name " + dir
+	}
+	refs, err := collectAll[Ref](q.db.Query(ctx, `SELECT `+refColumns+` FROM refs r
+		LEFT JOIN commits c ON c.project_id = r.project_id AND c.sha = r.commit_sha
+		WHERE r.project_id = $1 AND r.kind = $2 AND lower(r.name) LIKE $3
+		ORDER BY `+order+` LIMIT $4 OFFSET $5`, f.ProjectID, f.Kind, like, page.Limit(), page.Offset()))
+	return refs, total, err
+}
+
+// TagObjectSHA is the id an annotated tag's object would have in git: what
+// GitLab shows as the tag's target. Lightweight tags (no message) target
+// their commit.
+func TagObjectSHA(r Ref) string {
+	if r.Message == "" {
+		return r.CommitSHA
+	}
+	body := fmt.Sprintf("object %s\ntype commit\ntag %s\ntagger %d +0000\n\n%s\n", r.CommitSHA, r.Name, r.CreatedAt.Unix(), r.Message)
+	h := sha1.New()
+	fmt.Fprintf(h, "tag %d\x00%s", len(body), body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// DiffStats counts the lines a commit adds and removes against its first
+// parent, as git diff --numstat sums them.
+type DiffStats struct {
+	Additions int
+	Deletions int
+}
+
+// CommitStats compares c's tree with its first parent's (the empty tree for
+// a root commit) and counts changed lines file by file.
+func (q *Queries) CommitStats(ctx context.Context, c Commit) (DiffStats, error) {
+	before := map[string]string{}
+	if len(c.ParentIDs) > 0 {
+		p, err := q.CommitBySHA(ctx, c.ProjectID, c.ParentIDs[0])
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return DiffStats{}, err
+		}
+		if err == nil {
+			before = p.Tree
+		}
+	}
+	type change struct{ old, new string }
+	var changes []change
+	need := map[string]bool{}
+	for path, blob := range c.Tree {
+		if old := before[path]; old != blob {
+			changes = append(changes, change{old, blob})
+			need[blob] = true
+			if old != "" {
+				need[old] = true
+			}
+		}
+	}
+	for path, old := range before {
+		if _, ok := c.Tree[path]; !ok {
+			changes = append(changes, change{old, ""})
+			need[old] = true
+		}
+	}
+	if len(changes) == 0 {
+		return DiffStats{}, nil
+	}
+	shas := make([]string, 0, len(need))
+	for s := range need {
+		shas = append(shas, s)
+	}
+	rows, err := q.db.Query(ctx, `SELECT sha, content FROM blobs WHERE sha = ANY ($1)`, shas)
+	if err != nil {
+		return DiffStats{}, mapErr(err)
+	}
+	content := map[string][]byte{}
+	var sha string
+	var data []byte
+	if _, err := pgx.ForEachRow(rows, []any{&sha, &data}, func() error {
+		content[sha] = data
+		return nil
+	}); err != nil {
+		return DiffStats{}, mapErr(err)
+	}
+	var st DiffStats
+	for _, ch := range changes {
+		add, del := lineDiff(splitLines(content[ch.old]), splitLines(content[ch.new]))
+		st.Additions += add
+		st.Deletions += del
+	}
+	return st, nil
+}
+
+// splitLines cuts b after every newline; a last line without one is a line
+// too, and differs from the same text with one, as in git.
+func splitLines(b []byte) []string {
+	var out []string
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			out = append(out, string(b))
+			break
+		}
+		out = append(out, string(b[:i+1]))
+		b = b[i+1:]
+	}
+	return out
+}
+
+// maxDiffCells bounds the quadratic part of lineDiff; past it, the differing
+// middle of two files counts as wholly replaced.
+const maxDiffCells = 4_000_000
+
+// lineDiff counts the lines a minimal line diff from a to b adds and
+// deletes: lines outside their longest common subsequence.
+func lineDiff(a, b []string) (added, deleted int) {
+	for len(a) > 0 && len(b) > 0 && a[0] == b[0] {
+		a, b = a[1:], b[1:]
+	}
+	for len(a) > 0 && len(b) > 0 && a[len(a)-1] == b[len(b)-1] {
+		a, b = a[:len(a)-1], b[:len(b)-1]
+	}
+	if len(a) == 0 || len(b) == 0 || len(a)*len(b) > maxDiffCells {
+		return len(b), len(a)
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			switch {
+			case a[i-1] == b[j-1]:
+				cur[j] = prev[j-1] + 1
+			case prev[j] >= cur[j-1]:
+				cur[j] = prev[j]
+			default:
+				cur[j] = cur[j-1]
+			}
+		}
+		prev, cur = cur, prev
+	}
+	common := prev[len(b)]
+	return len(b) - common, len(a) - common
 }

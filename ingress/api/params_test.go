@@ -1,0 +1,107 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestReadParamsShapes(t *testing.T) {
+	cases := []struct {
+		name, ct, query, body string
+		want                  params
+	}{
+		{"query", "", "token=t&ref=main&variables[A]=1", "", params{"token": "t", "ref": "main", "variables": map[string]any{"A": "1"}}},
+		{"form", "application/x-www-form-urlencoded", "", "token=t&variables%5BB%5D=2&scopes%5B%5D=api&scopes%5B%5D=read_api",
+			params{"token": "t", "variables": map[string]any{"B": "2"}, "scopes": []any{"api", "read_api"}}},
+		{"json", "application/json", "ref=q", `{"ref":"main","variables":{"A":"1"}}`, params{"ref": "main", "variables": map[string]any{"A": "1"}}},
+		{"nested form value", "application/x-www-form-urlencoded", "", "variables%5BA%5D%5Bx%5D=1",
+			params{"variables": map[string]any{"A": map[string]any{"x": "1"}}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/x?"+c.query, strings.NewReader(c.body))
+			if c.ct != "" {
+				r.Header.Set("Content-Type", c.ct)
+			}
+			p, err := readParams(httptest.NewRecorder(), r)
+			require.NoError(t, err)
+			require.Equal(t, c.want, p)
+		})
+	}
+}
+
+func TestReadParamsCapsBody(t *testing.T) {
+	body := "token=" + strings.Repeat("a", maxBodyBytes+1)
+	r := httptest.NewRequest(http.MethodPost, "/x", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	_, err := readParams(httptest.NewRecorder(), r)
+	require.True(t, errors.Is(err, errBodyTooLarge), "got %v", err)
+
+	r = httptest.NewRequest(http.MethodPost, "/x", strings.NewReader(`{"a":"`+strings.Repeat("b", maxBodyBytes)+`"}`))
+	r.Header.Set("Content-Type", "application/json")
+	_, err = readParams(httptest.NewRecorder(), r)
+	require.True(t, errors.Is(err, errBodyTooLarge), "got %v", err)
+}
+
+func TestParseTriggerValidation(t *testing.T) {
+	cases := []struct {
+		name    string
+		p       params
+		pathRef string
+		status  int
+		body    string
+	}{
+		{"nothing", params{}, "", 400, `{"error":"ref is missing, token is missing"}`},
+		{"token missing", params{"ref": "main"}, "", 400, `{"error":"token is missing"}`},
+		{"ref missing", params{"token": "t"}, "", 400, `{"error":"ref is missing"}`},
+		{"ref empty", params{"token": "t", "ref": ""}, "", 400, `{"error":"ref is empty"}`},
+		{"variables not a hash", params{"token": "t", "ref": "main", "variables": "x"}, "", 400, `{"error":"variables is invalid"}`},
+		{"variable value not a string", params{"token": "t", "ref": "main", "variables": map[string]any{"A": 1.0}}, "", 400,
+			`{"message":"variables needs to be a map of key-valued strings"}`},
+		{"bad key", params{"token": "t", "ref": "main", "variables": map[string]any{"A-B": "1"}}, "", 400,
+			`{"message":"400 Bad request - variables key \"A-B\" can contain only letters, digits and '_', and at most 255 characters"}`},
+		{"path ref wins", params{"token": "t", "ref": "refs/heads/x"}, "main", 0, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := parseTrigger(c.p, c.pathRef)
+			if c.status == 0 {
+				require.NoError(t, err)
+				require.Equal(t, c.pathRef, req.ref)
+				require.NotContains(t, string(req.payload), `"token"`, "TRIGGER_PAYLOAD never carries the token")
+				return
+			}
+			var ae *apiError
+			require.ErrorAs(t, err, &ae)
+			require.Equal(t, c.status, ae.status)
+			rec := httptest.NewRecorder()
+			writeJSON(rec, ae.status, ae.body)
+			require.JSONEq(t, c.body, rec.Body.String())
+		})
+	}
+}
+
+func TestRedactedPathHidesTokens(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/api/v4/projects/1/trigger/pipeline?ref=main&token=glptt-secret&private_token=p&x=1", nil)
+	got := redactedPath(r)
+	require.NotContains(t, got, "glptt-secret")
+	require.NotContains(t, got, "private_token=p")
+	require.Contains(t, got, "ref=main")
+}
+
+func TestScopeAllows(t *testing.T) {
+	get := httptest.NewRequest(http.MethodGet, "/api/v4/projects/1", nil)
+	post := httptest.NewRequest(http.MethodPost, "/api/v4/projects", nil)
+	user := httptest.NewRequest(http.MethodGet, "/api/v4/user", nil)
+	require.True(t, scopeAllows([]string{"api"}, post))
+	require.True(t, scopeAllows([]string{"read_api"}, get))
+	require.False(t, scopeAllows([]string{"read_api"}, post))
+	require.True(t, scopeAllows([]string{"read_user"}, user))
+	require.False(t, scopeAllows([]string{"read_user"}, get))
+	require.False(t, scopeAllows(nil, get))
+}
