@@ -53,11 +53,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "dispatcher:", err)
 		os.Exit(2)
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		lvl = slog.LevelInfo
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})).With("component", "dispatcher")
+	log := conf.NewLogger(cfg.LogLevel, "dispatcher")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, log); err != nil {

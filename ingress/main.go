@@ -83,21 +83,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ingress:", err)
 		os.Exit(2)
 	}
-	log := newLogger(cfg.LogLevel)
+	log := conf.NewLogger(cfg.LogLevel, "ingress")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, log); err != nil {
 		log.Error("ingress stopped", "err", err)
 		os.Exit(1)
 	}
-}
-
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})).With("component", "ingress")
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger) error {

@@ -44,11 +44,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "runner-sim:", err)
 		os.Exit(2)
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		lvl = slog.LevelInfo
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})).With("component", "runner-sim")
+	log := conf.NewLogger(cfg.LogLevel, "runner-sim")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, log); err != nil {

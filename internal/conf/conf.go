@@ -6,6 +6,7 @@ package conf
 import (
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"time"
@@ -70,3 +71,13 @@ const (
 	// NATS_URL is unset, and where the other binaries then find it.
 	DefaultEmbeddedNATS = "127.0.0.1:4223"
 )
+
+// NewLogger is the JSON slog logger every binary uses, tagged with its
+// component name; an unknown level means info.
+func NewLogger(level, component string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})).With("component", component)
+}
