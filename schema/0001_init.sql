@@ -206,7 +206,8 @@ CREATE TABLE trigger_rejections (
     event_id   text        PRIMARY KEY,
     project_id bigint      NOT NULL,
     status     int         NOT NULL,
-    body       jsonb       NOT NULL,
+    -- text, not jsonb: the body is replayed byte for byte.
+    body       text        NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
 

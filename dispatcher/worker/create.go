@@ -112,40 +112,21 @@ func (c *creator) process(ctx context.Context, q *store.Queries, ev *event.Trigg
 	if err != nil {
 		return result{}, fmt.Errorf("read new pipeline: %w", err)
 	}
-	return result{outcome: outcomeOf(pl), pipelineID: id}, nil
+	return result{outcome: event.PipelineOutcome(pl), pipelineID: id}, nil
 }
 
 // storedResult returns what was already decided for an event.
 func storedResult(ctx context.Context, q *store.Queries, eventID string) (result, bool, error) {
-	pl, err := q.PipelineByEventID(ctx, eventID)
-	if err == nil {
-		return result{outcome: outcomeOf(pl), pipelineID: pl.ID}, true, nil
-	}
-	if !errors.Is(err, store.ErrNotFound) {
+	pl, rej, err := q.EventResult(ctx, eventID)
+	switch {
+	case err != nil:
 		return result{}, false, err
+	case pl != nil:
+		return result{outcome: event.PipelineOutcome(*pl), pipelineID: pl.ID}, true, nil
+	case rej != nil:
+		return result{outcome: event.RejectionOutcome(*rej)}, true, nil
 	}
-	rej, err := q.RejectionByEventID(ctx, eventID)
-	if errors.Is(err, store.ErrNotFound) {
-		return result{}, false, nil
-	}
-	if err != nil {
-		return result{}, false, err
-	}
-	return result{outcome: event.Outcome{EventID: eventID, Status: rej.Status, Body: rej.Body}}, true, nil
-}
-
-// outcomeOf is the answer for a pipeline: 201, or 422 with the config error
-// when the pipeline was kept only to show it.
-func outcomeOf(pl store.Pipeline) event.Outcome {
-	o := event.Outcome{Status: http.StatusCreated, Pipeline: &pl}
-	if pl.EventID != nil {
-		o.EventID = *pl.EventID
-	}
-	if pl.YAMLErrors != nil {
-		body, _ := json.Marshal(map[string]any{"message": map[string][]string{"base": {*pl.YAMLErrors}}})
-		o.Status, o.Pipeline, o.Body = http.StatusUnprocessableEntity, nil, body
-	}
-	return o
+	return result{}, false, nil
 }
 
 // plan checks an event against the database and evaluates its CI config,

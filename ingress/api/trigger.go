@@ -335,28 +335,24 @@ func (s *Server) writeOutcome(w http.ResponseWriter, o event.Outcome) error {
 	return err
 }
 
-// storedOutcome reads an event's outcome from the database: its pipeline
-// or its rejection. found is false while the dispatcher has not decided.
-func (s *Server) storedOutcome(ctx context.Context, eventID string) (event.Outcome, bool, error) {
-	pl, err := s.q.PipelineByEventID(ctx, eventID)
-	if err == nil {
-		return event.Outcome{EventID: eventID, Status: http.StatusCreated, Pipeline: &pl}, true, nil
+// storedOutcome reads an event's outcome from the database. found is false
+// while the dispatcher has not decided. project is the project the event
+// belongs to.
+func (s *Server) storedOutcome(ctx context.Context, eventID string) (o event.Outcome, project int64, found bool, err error) {
+	pl, rej, err := s.q.EventResult(ctx, eventID)
+	switch {
+	case err != nil:
+		return event.Outcome{}, 0, false, err
+	case pl != nil:
+		return event.PipelineOutcome(*pl), pl.ProjectID, true, nil
+	case rej != nil:
+		return event.RejectionOutcome(*rej), rej.ProjectID, true, nil
 	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return event.Outcome{}, false, err
-	}
-	rej, err := s.q.RejectionByEventID(ctx, eventID)
-	if errors.Is(err, store.ErrNotFound) {
-		return event.Outcome{}, false, nil
-	}
-	if err != nil {
-		return event.Outcome{}, false, err
-	}
-	return event.Outcome{EventID: eventID, Status: rej.Status, Body: rej.Body}, true, nil
+	return event.Outcome{}, 0, false, nil
 }
 
 func (s *Server) writeStoredOutcome(w http.ResponseWriter, r *http.Request, eventID string) (bool, error) {
-	o, found, err := s.storedOutcome(r.Context(), eventID)
+	o, _, found, err := s.storedOutcome(r.Context(), eventID)
 	if err != nil || !found {
 		return false, err
 	}
@@ -405,7 +401,7 @@ func (s *Server) triggerEvent(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	eventID := pathVar(r, "event_id")
-	o, found, err := s.storedOutcome(ctx, eventID)
+	o, owner, found, err := s.storedOutcome(ctx, eventID)
 	if err != nil {
 		return err
 	}
@@ -413,7 +409,7 @@ func (s *Server) triggerEvent(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusAccepted, acceptedBody{EventID: eventID, Status: "pending", StatusURL: s.statusURL(project.ID, eventID)})
 		return nil
 	}
-	if o.Pipeline != nil && o.Pipeline.ProjectID != project.ID {
+	if owner != project.ID {
 		return errNotFound
 	}
 	return s.writeOutcome(w, o)

@@ -8,6 +8,7 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -74,6 +75,26 @@ type Outcome struct {
 	Status   int             `json:"status"`
 	Pipeline *store.Pipeline `json:"pipeline,omitempty"`
 	Body     json.RawMessage `json:"body,omitempty"`
+}
+
+// PipelineOutcome is the answer for an event that made pipeline pl: 201
+// with it, or 422 with the config error when the pipeline was kept failed
+// only to show why nothing ran.
+func PipelineOutcome(pl store.Pipeline) Outcome {
+	o := Outcome{Status: http.StatusCreated, Pipeline: &pl}
+	if pl.EventID != nil {
+		o.EventID = *pl.EventID
+	}
+	if pl.YAMLErrors != nil {
+		body, _ := json.Marshal(map[string]any{"message": map[string][]string{"base": {*pl.YAMLErrors}}})
+		o.Status, o.Pipeline, o.Body = http.StatusUnprocessableEntity, nil, body
+	}
+	return o
+}
+
+// RejectionOutcome is the answer for an event the dispatcher refused.
+func RejectionOutcome(r store.Rejection) Outcome {
+	return Outcome{EventID: r.EventID, Status: r.Status, Body: r.Body}
 }
 
 // Invalidation tells ingress caches to forget entries.

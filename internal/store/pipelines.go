@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -156,15 +157,40 @@ type Rejection struct {
 
 // RejectionByEventID returns the rejection recorded for an event.
 func (q *Queries) RejectionByEventID(ctx context.Context, eventID string) (Rejection, error) {
-	return collectOne[Rejection](q.db.Query(ctx, `SELECT event_id, project_id, status, body FROM trigger_rejections WHERE event_id = $1`, eventID))
+	var r Rejection
+	var body string
+	err := q.db.QueryRow(ctx, `SELECT event_id, project_id, status, body FROM trigger_rejections WHERE event_id = $1`, eventID).
+		Scan(&r.EventID, &r.ProjectID, &r.Status, &body)
+	r.Body = json.RawMessage(body)
+	return r, mapErr(err)
 }
 
 // InsertRejection records a rejected event; a second record of the same event
 // keeps the first.
 func (q *Queries) InsertRejection(ctx context.Context, r Rejection) error {
 	_, err := q.db.Exec(ctx, `INSERT INTO trigger_rejections (event_id, project_id, status, body) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (event_id) DO NOTHING`, r.EventID, r.ProjectID, r.Status, r.Body)
+		ON CONFLICT (event_id) DO NOTHING`, r.EventID, r.ProjectID, r.Status, string(r.Body))
 	return mapErr(err)
+}
+
+// EventResult returns what became of a trigger event: the pipeline it
+// created, or the rejection recorded for it; both nil while undecided.
+func (q *Queries) EventResult(ctx context.Context, eventID string) (*Pipeline, *Rejection, error) {
+	pl, err := q.PipelineByEventID(ctx, eventID)
+	if err == nil {
+		return &pl, nil, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, nil, err
+	}
+	rej, err := q.RejectionByEventID(ctx, eventID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return nil, &rej, nil
 }
 
 // PipelineByIDAnyProject returns a pipeline wherever it lives, for links

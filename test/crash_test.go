@@ -1,0 +1,175 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/triggerd/triggerd/internal/event"
+)
+
+// TestCrashBetweenCommitAndAck kills a dispatcher right after it committed
+// a pipeline and before it replied, published the jobs or acked the event.
+// JetStream redelivers the event to a fresh dispatcher, which must find the
+// committed pipeline instead of making a second one, and finish the work:
+// first-stage jobs pending, event acked.
+func TestCrashBetweenCommitAndAck(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, stackOpts{
+		DispatcherEnv: []string{"DISPATCHER_CRASH_AFTER_COMMIT=true"},
+		AckWait:       2 * time.Second,
+	})
+	owner := s.createUser(t, "crash")
+	p := s.createProject(t, owner, docsCI)
+	tok := s.createTrigger(t, owner.Token, p.ID, "crash").Token
+
+	nc, err := nats.Connect(s.NATSURL)
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	consumerState := func() (ackPending int, pending uint64) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		cons, err := js.Consumer(ctx, event.TriggersStream, event.DispatcherConsumer)
+		require.NoError(t, err)
+		info, err := cons.Info(ctx)
+		require.NoError(t, err)
+		return info.NumAckPending, info.NumPending
+	}
+
+	r := s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/trigger/pipeline?async=true", p.ID), "",
+		url.Values{"token": {tok}, "ref": {"master"}, "variables[CRASH]": {"1"}})
+	acc := decode[struct {
+		EventID   string `json:"event_id"`
+		Status    string `json:"status"`
+		StatusURL string `json:"status_url"`
+	}](t, r, http.StatusAccepted)
+	require.NotEmpty(t, acc.EventID)
+	require.Equal(t, "pending", acc.Status)
+	require.Equal(t, acc.StatusURL, r.Header.Get("Location"))
+	require.Equal(t, fmt.Sprintf("%s/api/v4/projects/%d/trigger/events/%s", s.URL, p.ID, acc.EventID), acc.StatusURL)
+
+	// The faulty dispatcher commits, then exits with status 3.
+	crashed := s.Dispatchers[0]
+	require.True(t, crashed.waitExit(30*time.Second), "the crash-after-commit dispatcher did not exit")
+	require.Equal(t, 3, crashed.exitCode(), "exit status of the crash-after-commit dispatcher")
+
+	countByEvent := func() int {
+		var n int
+		require.NoError(t, s.DB.QueryRow(context.Background(), `SELECT count(*) FROM pipelines WHERE event_id = $1`, acc.EventID).Scan(&n))
+		return n
+	}
+	require.Equal(t, 1, countByEvent(), "the pipeline was committed before the crash")
+	var pipelineID int64
+	require.NoError(t, s.DB.QueryRow(context.Background(), `SELECT id FROM pipelines WHERE event_id = $1`, acc.EventID).Scan(&pipelineID))
+	// Nothing after the commit happened: the jobs were not handed out and
+	// the event is not acknowledged.
+	for _, j := range s.pipelineJobs(t, owner.Token, p.ID, pipelineID) {
+		require.Equal(t, "created", j.Status, "job %s before redelivery", j.Name)
+	}
+	ackPending, pending := consumerState()
+	require.True(t, ackPending > 0 || pending > 0, "the event must still await its ack (ack pending %d, pending %d)", ackPending, pending)
+
+	// A healthy dispatcher takes the redelivered event.
+	fresh := s.StartDispatcher()
+
+	statusURL := acc.StatusURL + "?token=" + url.QueryEscape(tok)
+	var pl pipelineJSON
+	eventually(t, 30*time.Second, "the status URL to answer 201", func() bool {
+		r := s.get(t, statusURL, "")
+		if r.Status == http.StatusAccepted {
+			return false
+		}
+		pl = decode[pipelineJSON](t, r, http.StatusCreated)
+		return true
+	})
+	require.Equal(t, pipelineID, pl.ID)
+	require.Equal(t, "trigger", pl.Source)
+	require.Equal(t, "master", pl.Ref)
+
+	eventually(t, 30*time.Second, "the redelivered event to be acknowledged", func() bool {
+		ackPending, pending := consumerState()
+		return ackPending == 0 && pending == 0
+	})
+	eventually(t, 10*time.Second, "the first stage to be pending", func() bool {
+		for _, j := range s.pipelineJobs(t, owner.Token, p.ID, pipelineID) {
+			if j.Stage == "test" && j.Status != "pending" {
+				return false
+			}
+		}
+		return true
+	})
+
+	require.Equal(t, 1, countByEvent(), "SQL: exactly one pipeline for the event")
+	pls := s.listPipelines(t, owner.Token, p.ID, "")
+	require.Len(t, pls, 1, "API: exactly one pipeline")
+	require.Equal(t, pipelineID, pls[0].ID)
+	require.Equal(t, "pending", pls[0].Status)
+	statuses := map[string]string{}
+	for _, j := range s.pipelineJobs(t, owner.Token, p.ID, pipelineID) {
+		statuses[j.Name] = j.Status
+	}
+	require.Equal(t, map[string]string{"run_tests": "pending", "build_package": "created", "upload_package": "created"}, statuses)
+	require.Equal(t, map[string]string{"CRASH": "1"}, s.pipelineVariables(t, owner.Token, p.ID, pipelineID))
+	var jobs int
+	require.NoError(t, s.DB.QueryRow(context.Background(), `SELECT count(*) FROM jobs WHERE pipeline_id = $1`, pipelineID).Scan(&jobs))
+	require.Equal(t, 3, jobs, "no job was inserted twice")
+	require.False(t, fresh.exited(), "the healthy dispatcher keeps running")
+
+	// The repaired stack keeps working: a plain trigger answers 201 at once.
+	r = s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/trigger/pipeline", p.ID), "", url.Values{"token": {tok}, "ref": {"master"}})
+	next := decode[pipelineJSON](t, r, http.StatusCreated)
+	require.NotEqual(t, pipelineID, next.ID)
+}
+
+// TestTriggerWaitBound stops the only dispatcher: a trigger is stored but
+// cannot be decided, so after TRIGGER_WAIT the ingress answers 202 with a
+// status URL (never a fake 201); once a dispatcher is back, the status URL
+// answers 201 with the one pipeline.
+func TestTriggerWaitBound(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, stackOpts{TriggerWait: 500 * time.Millisecond})
+	owner := s.createUser(t, "wait")
+	p := s.createProject(t, owner, docsCI)
+	tok := s.createTrigger(t, owner.Token, p.ID, "wait").Token
+
+	s.KillDispatcher(0)
+	start := time.Now()
+	r := s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/trigger/pipeline", p.ID), "",
+		url.Values{"token": {tok}, "ref": {"master"}})
+	acc := decode[struct {
+		EventID   string `json:"event_id"`
+		Status    string `json:"status"`
+		StatusURL string `json:"status_url"`
+	}](t, r, http.StatusAccepted)
+	require.GreaterOrEqual(t, time.Since(start), 500*time.Millisecond, "202 only once the wait bound passed")
+	require.Equal(t, "pending", acc.Status)
+	require.Equal(t, 0, s.pipelineCount(t, p.ID))
+
+	// Still pending, seen by the project's owner through the status URL.
+	pending := s.get(t, acc.StatusURL, owner.Token)
+	require.Equal(t, http.StatusAccepted, pending.Status, "body: %s", pending.Body)
+
+	s.RestartDispatcher(0)
+	var pl pipelineJSON
+	eventually(t, 30*time.Second, "the status URL to answer 201", func() bool {
+		r := s.get(t, acc.StatusURL, owner.Token)
+		if r.Status == http.StatusAccepted {
+			return false
+		}
+		pl = decode[pipelineJSON](t, r, http.StatusCreated)
+		return true
+	})
+	require.Equal(t, p.ID, pl.ProjectID)
+	require.Equal(t, "trigger", pl.Source)
+	require.Equal(t, 1, s.pipelineCount(t, p.ID))
+	require.Len(t, s.listPipelines(t, owner.Token, p.ID, ""), 1)
+}
