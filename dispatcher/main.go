@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,6 +29,7 @@ type config struct {
 	AckWait          time.Duration
 	Replicas         int
 	CrashAfterCommit bool
+	ExternalURL      string
 	LogLevel         string
 }
 
@@ -39,12 +41,13 @@ func loadConfig(args []string) (config, error) {
 	ackWait := conf.Duration(fs, "ack-wait", "DISPATCHER_ACK_WAIT", 30*time.Second, "how long an unacknowledged event waits before redelivery")
 	replicas := conf.Int(fs, "stream-replicas", "STREAM_REPLICAS", 1, "JetStream stream replicas")
 	crash := conf.Bool(fs, "crash-after-commit", "DISPATCHER_CRASH_AFTER_COMMIT", false, "fault injection for tests: exit after the first commit, before the ack")
+	ext := conf.String(fs, "external-url", "EXTERNAL_URL", "http://127.0.0.1:8080", "URL jobs reach the API at (CI_SERVER_URL, CI_API_V4_URL)")
 	level := conf.String(fs, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	return config{DatabaseURL: *db, NATSURL: *natsURL, Concurrency: *conc, AckWait: *ackWait, Replicas: *replicas,
-		CrashAfterCommit: *crash, LogLevel: *level}, nil
+		CrashAfterCommit: *crash, ExternalURL: strings.TrimSuffix(*ext, "/"), LogLevel: *level}, nil
 }
 
 func main() {
@@ -93,6 +96,23 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	jobCons, err := broker.JobEventsConsumer(ctx, js, cfg.AckWait)
+	if err != nil {
+		return err
+	}
 	w := worker.New(worker.Config{Concurrency: cfg.Concurrency, CrashAfterCommit: cfg.CrashAfterCommit}, log, pool, nc, js, cons)
-	return w.Run(ctx)
+	jobs := worker.NewJobs(log, pool, nc, js, jobCons, cfg.ExternalURL, cfg.Concurrency)
+	// Either half failing stops the other: the process exits and is
+	// restarted rather than running half a dispatcher.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- w.Run(ctx) }()
+	go func() { errc <- jobs.Run(ctx) }()
+	err = <-errc
+	cancel()
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	return err
 }

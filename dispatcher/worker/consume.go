@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/triggerd/triggerd/internal/event"
+	"github.com/triggerd/triggerd/internal/pipeline"
 	"github.com/triggerd/triggerd/internal/store"
 )
 
@@ -180,24 +181,8 @@ func (w *Worker) reply(log *slog.Logger, m jetstream.Msg, o event.Outcome) {
 	}
 }
 
-// startJobs publishes the pipeline's first jobs to JOBS and marks them
-// pending. Message ids come from job ids, so a repeat publishes nothing new.
+// startJobs publishes the pipeline's pending jobs to JOBS. Message ids come
+// from job ids, so a repeat after a redelivery publishes nothing new.
 func (w *Worker) startJobs(ctx context.Context, pipelineID int64) error {
-	q := store.New(w.pool)
-	jobs, err := q.FirstStageJobs(ctx, pipelineID)
-	if err != nil || len(jobs) == 0 {
-		return err
-	}
-	ids := make([]int64, len(jobs))
-	for i, j := range jobs {
-		data, err := json.Marshal(event.Job{JobID: j.ID, PipelineID: j.PipelineID, ProjectID: j.ProjectID})
-		if err != nil {
-			return err
-		}
-		if _, err := w.js.Publish(ctx, event.JobSubject(j.ProjectID), data, jetstream.WithMsgID(event.JobMsgID(j.ID))); err != nil {
-			return fmt.Errorf("publish job %d: %w", j.ID, err)
-		}
-		ids[i] = j.ID
-	}
-	return q.EnqueueJobs(ctx, pipelineID, ids)
+	return pipeline.PublishPending(ctx, store.New(w.pool), w.js, pipelineID)
 }

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/triggerd/triggerd/internal/ciconfig"
 	"github.com/triggerd/triggerd/internal/event"
+	"github.com/triggerd/triggerd/internal/pipeline"
 	"github.com/triggerd/triggerd/internal/store"
 )
 
@@ -108,9 +110,16 @@ func (c *creator) process(ctx context.Context, q *store.Queries, ev *event.Trigg
 			return result{}, fmt.Errorf("touch trigger: %w", err)
 		}
 	}
+	// The answer shows the pipeline as created, as GitLab's does; its first
+	// jobs are released in the same transaction.
 	pl, err := q.PipelineByID(ctx, np.ProjectID, id)
 	if err != nil {
 		return result{}, fmt.Errorf("read new pipeline: %w", err)
+	}
+	if len(np.Jobs) > 0 {
+		if err := pipeline.Advance(ctx, q, id); err != nil {
+			return result{}, err
+		}
 	}
 	return result{outcome: event.PipelineOutcome(pl), pipelineID: id}, nil
 }
@@ -242,8 +251,11 @@ func (c *creator) plan(ctx context.Context, q *store.Queries, ev *event.TriggerR
 	for _, v := range ev.Variables {
 		vars[v.Key] = v.Value
 	}
-	p, err := cfg.Evaluate(ciconfig.Context{Source: ev.Source, Ref: ref.Name, Tag: np.Tag, Variables: vars,
-		Predefined: predefined(project, commit, ref, user, ev, shortToken)})
+	pre := predefined(project, commit, ref, user, ev, shortToken)
+	if np.PredefinedVariables, err = json.Marshal(pre); err != nil {
+		return nil, nil, err
+	}
+	p, err := cfg.Evaluate(ciconfig.Context{Source: ev.Source, Ref: ref.Name, Tag: np.Tag, Variables: vars, Predefined: pre})
 	switch {
 	case errors.Is(err, ciconfig.ErrNoJobs):
 		return nil, rejectBase(http.StatusBadRequest, msgNoJobs), nil
@@ -274,11 +286,47 @@ func failedPipeline(np *store.NewPipeline, cfgErr error) (*store.NewPipeline, *r
 	return np, nil, nil
 }
 
-// newJobs turns a plan into job rows; each row's spec is the planned job.
+// newJobs turns a plan into job rows. Each job's spec resolves its YAML
+// variables now (global and workflow variables it inherits, then its own), so
+// running it later needs only the row.
 func newJobs(p *ciconfig.Plan) ([]store.NewJob, error) {
+	globals := make([]string, 0, len(p.Variables))
+	for k := range p.Variables {
+		globals = append(globals, k)
+	}
+	sort.Strings(globals)
 	jobs := make([]store.NewJob, 0, len(p.Jobs))
 	for _, j := range p.Jobs {
-		spec, err := json.Marshal(j)
+		spec := store.JobSpec{
+			BeforeScript: j.BeforeScript, Script: j.Script, AfterScript: j.AfterScript, Needs: j.Needs,
+			AllowFailureExitCodes: j.AllowFailureExitCodes, StartIn: j.StartIn,
+		}
+		inherit := map[string]bool{}
+		for _, k := range j.InheritVariables {
+			inherit[k] = true
+		}
+		for _, k := range globals {
+			if _, own := j.Variables[k]; own || (j.InheritVariables != nil && !inherit[k]) {
+				continue
+			}
+			spec.Variables = append(spec.Variables, store.Variable{Key: k, Value: p.Variables[k], VariableType: "env_var"})
+		}
+		own := make([]string, 0, len(j.Variables))
+		for k := range j.Variables {
+			own = append(own, k)
+		}
+		sort.Strings(own)
+		for _, k := range own {
+			spec.Variables = append(spec.Variables, store.Variable{Key: k, Value: j.Variables[k], VariableType: "env_var"})
+		}
+		if t := j.Trigger; t != nil {
+			spec.Trigger = &store.TriggerSpec{Project: t.Project, Branch: t.Branch, Strategy: t.Strategy,
+				ForwardYAMLVariables: t.ForwardYAMLVariables, ForwardPipelineVariables: t.ForwardPipelineVariables}
+		}
+		if a := j.Artifacts; a != nil {
+			spec.Artifacts = &store.ArtifactsSpec{Paths: a.Paths, When: a.When, ExpireIn: a.ExpireIn, Name: a.Name}
+		}
+		raw, err := json.Marshal(spec)
 		if err != nil {
 			return nil, fmt.Errorf("encode job %s: %w", j.Name, err)
 		}
@@ -288,7 +336,7 @@ func newJobs(p *ciconfig.Plan) ([]store.NewJob, error) {
 		}
 		jobs = append(jobs, store.NewJob{
 			Kind: kind, Name: j.Name, Stage: j.Stage, StageIdx: j.StageIndex, Status: "created",
-			When: j.When, AllowFailure: j.AllowFailure, Spec: spec,
+			When: j.When, AllowFailure: j.AllowFailure, Spec: raw,
 		})
 	}
 	return jobs, nil

@@ -149,6 +149,10 @@ type Publisher interface {
 	PublishTrigger(ctx context.Context, ev *event.TriggerRequested) (duplicate bool, err error)
 	// Invalidate tells every ingress's caches to forget what inv names.
 	Invalidate(ctx context.Context, inv event.Invalidation)
+	// PipelineChanged tells the dispatchers that a user changed a pipeline
+	// (canceled, retried, played a job), so that they release and publish
+	// its jobs, and tells the runners of canceled jobs to stop them.
+	PipelineChanged(ctx context.Context, projectID, pipelineID int64, canceledJobs []int64) error
 }
 
 // invalidate drops what inv names from this process's caches at once and

@@ -143,3 +143,22 @@ func (r *Relay) Invalidate(_ context.Context, inv event.Invalidation) {
 		r.log.Warn("publish cache invalidation", "err", err)
 	}
 }
+
+// PipelineChanged announces a user's change of a pipeline: a durable
+// advance event for the dispatchers, and a best-effort stop notice to the
+// runner of each canceled job.
+func (r *Relay) PipelineChanged(ctx context.Context, projectID, pipelineID int64, canceledJobs []int64) error {
+	for _, id := range canceledJobs {
+		if err := r.nc.Publish(event.CancelSubject(id), nil); err != nil {
+			r.log.Warn("announce job cancel", "job_id", id, "err", err)
+		}
+	}
+	data, err := json.Marshal(event.JobEvent{Type: event.JobEventAdvance, PipelineID: pipelineID, ProjectID: projectID})
+	if err != nil {
+		return err
+	}
+	if _, err := r.js.Publish(ctx, event.JobEventSubject(projectID), data); err != nil {
+		return fmt.Errorf("publish pipeline change: %w", err)
+	}
+	return nil
+}

@@ -83,6 +83,15 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig
 			Replicas:    cfg.Replicas,
 			Duplicates:  cfg.Duplicates,
 		},
+		{
+			Name:        event.JobEventsStream,
+			Description: "Job traces and results from runners, and pipeline changes, for the dispatchers.",
+			Subjects:    []string{event.JobEventSubjectPrefix + ">"},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			Duplicates:  cfg.Duplicates,
+		},
 	}
 	for _, sc := range streams {
 		if err := ensureStream(ctx, js, sc); err != nil {
@@ -113,6 +122,20 @@ func DispatcherConsumer(ctx context.Context, js jetstream.JetStream, ackWait tim
 		MaxDeliver:    -1,
 		MaxAckPending: 20000,
 		FilterSubject: event.TriggerSubjectPrefix + ">",
+	})
+}
+
+// JobEventsConsumer is the durable pull consumer of job events every
+// dispatcher shares.
+func JobEventsConsumer(ctx context.Context, js jetstream.JetStream, ackWait time.Duration) (jetstream.Consumer, error) {
+	return ensureConsumer(ctx, js, event.JobEventsStream, jetstream.ConsumerConfig{
+		Durable:       event.JobEventsConsumer,
+		Description:   "Dispatchers applying job traces and results.",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 20000,
+		FilterSubject: event.JobEventSubjectPrefix + ">",
 	})
 }
 

@@ -85,18 +85,6 @@ func (q *Queries) JobTrace(ctx context.Context, projectID, id int64) (string, er
 	return trace, mapErr(err)
 }
 
-// EnqueueJobs marks the given created jobs pending and their pipeline pending,
-// stamping queued_at. Jobs that already moved on are left alone, so calling it
-// again for the same jobs changes nothing.
-func (q *Queries) EnqueueJobs(ctx context.Context, pipelineID int64, jobIDs []int64) error {
-	if _, err := q.db.Exec(ctx, `UPDATE jobs SET status = 'pending', queued_at = now(), updated_at = now()
-		WHERE pipeline_id = $1 AND id = ANY($2) AND status = 'created'`, pipelineID, jobIDs); err != nil {
-		return mapErr(err)
-	}
-	_, err := q.db.Exec(ctx, `UPDATE pipelines SET status = 'pending', updated_at = now() WHERE id = $1 AND status = 'created'`, pipelineID)
-	return mapErr(err)
-}
-
 // AllowlistContains reports whether jobs of source may use their CI job token
 // against project.
 func (q *Queries) AllowlistContains(ctx context.Context, projectID, sourceProjectID int64) (bool, error) {
@@ -104,15 +92,4 @@ func (q *Queries) AllowlistContains(ctx context.Context, projectID, sourceProjec
 	err := q.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM job_token_allowlist WHERE project_id = $1 AND source_project_id = $2)`,
 		projectID, sourceProjectID).Scan(&ok)
 	return ok, mapErr(err)
-}
-
-// FirstStageJobs returns the jobs a new pipeline starts with: the
-// automatically run jobs (not bridges, not manual) of its lowest stage that
-// have not yet moved past pending. A redelivered trigger event re-publishes
-// exactly these.
-func (q *Queries) FirstStageJobs(ctx context.Context, pipelineID int64) ([]Job, error) {
-	return collectAll[Job](q.db.Query(ctx, jobSelect+` WHERE j.pipeline_id = $1 AND j.kind = 'build'
-		AND j.when_ IN ('on_success', 'always') AND j.status IN ('created', 'pending')
-		AND j.stage_idx = (SELECT min(stage_idx) FROM jobs WHERE pipeline_id = $1)
-		ORDER BY j.id`, pipelineID))
 }

@@ -1,0 +1,246 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/triggerd/triggerd/internal/event"
+	"github.com/triggerd/triggerd/internal/pipeline"
+	"github.com/triggerd/triggerd/internal/secret"
+	"github.com/triggerd/triggerd/internal/store"
+)
+
+// Jobs serves runners: it answers claims and applies job events (traces,
+// results, pipeline changes), advancing pipelines as their jobs finish. Any
+// number of dispatchers run it at once; the pipeline row lock serialises the
+// work on one pipeline.
+type Jobs struct {
+	log         *slog.Logger
+	pool        *pgxpool.Pool
+	nc          *nats.Conn
+	js          jetstream.JetStream
+	cons        jetstream.Consumer
+	externalURL string
+	concurrency int
+}
+
+// NewJobs makes the job-side worker.
+func NewJobs(log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jetstream.JetStream, cons jetstream.Consumer, externalURL string, concurrency int) *Jobs {
+	if concurrency < 1 {
+		concurrency = 8
+	}
+	return &Jobs{log: log, pool: pool, nc: nc, js: js, cons: cons, externalURL: externalURL, concurrency: concurrency}
+}
+
+// Run answers claims and consumes job events until ctx ends.
+func (w *Jobs) Run(ctx context.Context) error {
+	sub, err := w.nc.QueueSubscribe(event.ClaimSubject, event.ClaimQueue, func(m *nats.Msg) {
+		w.claim(context.WithoutCancel(ctx), m)
+	})
+	if err != nil {
+		return fmt.Errorf("serve claims: %w", err)
+	}
+	defer func() { _ = sub.Drain() }()
+
+	msgs := make(chan jetstream.Msg)
+	var wg sync.WaitGroup
+	workCtx := context.WithoutCancel(ctx)
+	for i := 0; i < w.concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range msgs {
+				w.handle(workCtx, m)
+			}
+		}()
+	}
+	cc, err := w.cons.Consume(func(m jetstream.Msg) {
+		select {
+		case msgs <- m:
+		case <-ctx.Done():
+		}
+	}, jetstream.PullMaxMessages(2*w.concurrency), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		w.log.Warn("consume job events", "err", err)
+	}))
+	if err != nil {
+		close(msgs)
+		wg.Wait()
+		return fmt.Errorf("consume job events: %w", err)
+	}
+	<-ctx.Done()
+	cc.Drain()
+	select {
+	case <-cc.Closed():
+	case <-time.After(20 * time.Second):
+	}
+	close(msgs)
+	wg.Wait()
+	return nil
+}
+
+// claim marks a pending job running, gives it a fresh CI job token, and
+// answers with everything the runner needs. A job that is not pending any
+// more is refused, which is what keeps a job from running twice.
+func (w *Jobs) claim(ctx context.Context, m *nats.Msg) {
+	var req event.JobClaim
+	answer := func(p event.JobPayload) {
+		data, _ := json.Marshal(p)
+		if err := m.Respond(data); err != nil {
+			w.log.Warn("answer claim", "job_id", req.JobID, "err", err)
+		}
+	}
+	if err := json.Unmarshal(m.Data, &req); err != nil || req.JobID == 0 {
+		answer(event.JobPayload{Reason: "malformed claim"})
+		return
+	}
+	token := secret.NewJobToken()
+	var rc store.RunContext
+	err := store.InTx(ctx, w.pool, func(q *store.Queries) error {
+		pipelineID, err := q.ClaimJob(ctx, req.JobID, req.Runner, secret.Digest(token))
+		if err != nil {
+			return err
+		}
+		if err := pipeline.Advance(ctx, q, pipelineID); err != nil {
+			return err
+		}
+		rc, err = q.JobRunContext(ctx, req.JobID)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		answer(event.JobPayload{JobID: req.JobID, Reason: "job is not pending"})
+		return
+	}
+	if err != nil {
+		w.log.Warn("claim failed", "job_id", req.JobID, "err", err)
+		answer(event.JobPayload{JobID: req.JobID, Reason: "claim failed; retry"})
+		return
+	}
+	j := rc.Job
+	answer(event.JobPayload{
+		OK: true, JobID: j.ID, PipelineID: j.PipelineID, ProjectID: j.ProjectID, Name: j.Name, Stage: j.Stage,
+		Token: token, Variables: jobVariables(rc, token, w.externalURL), BeforeScript: rc.Spec.BeforeScript,
+		Script: rc.Spec.Script, AfterScript: rc.Spec.AfterScript, AllowFailureExitCodes: rc.Spec.AllowFailureExitCodes,
+		Artifacts: rc.Spec.Artifacts,
+	})
+	w.log.Debug("job claimed", "job_id", j.ID, "runner", req.Runner)
+}
+
+// jobVariables is a job's full variable set in GitLab's precedence, lowest
+// first: predefined, YAML (global, then the job's), then the pipeline's
+// (trigger) variables. Later entries win.
+func jobVariables(rc store.RunContext, token, externalURL string) []store.Variable {
+	j := rc.Job
+	vars := map[string]string{}
+	for k, v := range rc.PredefinedVariables {
+		vars[k] = v
+	}
+	id := strconv.FormatInt(j.ID, 10)
+	pid := strconv.FormatInt(j.PipelineID, 10)
+	project := externalURL + "/" + j.ProjectPath
+	for k, v := range map[string]string{
+		"CI_JOB_ID": id, "CI_JOB_NAME": j.Name, "CI_JOB_STAGE": j.Stage, "CI_JOB_URL": project + "/-/jobs/" + id,
+		"CI_JOB_TOKEN": token, "CI_PIPELINE_ID": pid, "CI_PIPELINE_IID": strconv.FormatInt(j.PipelineIID, 10),
+		"CI_PIPELINE_URL": project + "/-/pipelines/" + pid, "CI_PIPELINE_CREATED_AT": rc.PipelineCreatedAt.UTC().Format(time.RFC3339),
+		"CI_SERVER_URL": externalURL, "CI_API_V4_URL": externalURL + "/api/v4", "CI_PROJECT_URL": project,
+		"CI_PROJECT_DIR": "/builds/" + j.ProjectPath, "CI_BUILDS_DIR": "/builds", "CI_REPOSITORY_URL": project + ".git",
+		"CI_JOB_STARTED_AT": time.Now().UTC().Format(time.RFC3339), "CI_NODE_TOTAL": "1",
+	} {
+		vars[k] = v
+	}
+	if j.Runner != nil {
+		vars["CI_RUNNER_DESCRIPTION"] = *j.Runner
+	}
+	for _, v := range rc.Spec.Variables {
+		vars[v.Key] = v.Value
+	}
+	for _, v := range rc.PipelineVariables {
+		vars[v.Key] = v.Value
+	}
+	vars["CI_JOB_TOKEN"] = token // never overridable
+	out := make([]store.Variable, 0, len(vars))
+	for k, v := range vars {
+		out = append(out, store.Variable{Key: k, Value: v, VariableType: "env_var"})
+	}
+	slices.SortFunc(out, func(a, b store.Variable) int {
+		if a.Key < b.Key {
+			return -1
+		}
+		if a.Key > b.Key {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// handle applies one job event.
+func (w *Jobs) handle(ctx context.Context, m jetstream.Msg) {
+	var ev event.JobEvent
+	if err := json.Unmarshal(m.Data(), &ev); err != nil || ev.PipelineID == 0 {
+		w.log.Error("dropping malformed job event", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	log := w.log.With("job_id", ev.JobID, "pipeline_id", ev.PipelineID, "type", ev.Type)
+	retry := func(err error, d time.Duration) {
+		log.Warn("job event failed; will retry", "err", err)
+		_ = m.NakWithDelay(d)
+	}
+	switch ev.Type {
+	case event.JobEventTrace:
+		q := store.New(w.pool)
+		length, appended, err := q.AppendTrace(ctx, ev.JobID, ev.Offset, ev.Data)
+		if err != nil {
+			retry(err, time.Second)
+			return
+		}
+		// A chunk from beyond the log's end waits for the ones before it;
+		// anything else that did not append is a duplicate or too late.
+		if !appended && ev.Offset > length {
+			if md, err := m.Metadata(); err == nil && md.NumDelivered < 20 {
+				_ = m.NakWithDelay(200 * time.Millisecond)
+				return
+			}
+		}
+		_ = m.Ack()
+	case event.JobEventFinished, event.JobEventAdvance:
+		err := store.InTx(ctx, w.pool, func(q *store.Queries) error {
+			if ev.Type == event.JobEventFinished {
+				if _, err := q.FinishJob(ctx, ev.JobID, ev.Status, ev.ExitCode, ev.FailureReason, ev.Trace, ev.AllowFailure); err != nil {
+					return err
+				}
+			}
+			return pipeline.Advance(ctx, q, ev.PipelineID)
+		})
+		if err != nil {
+			retry(err, retryDelayOf(m))
+			return
+		}
+		if err := pipeline.PublishPending(ctx, store.New(w.pool), w.js, ev.PipelineID); err != nil {
+			retry(err, time.Second)
+			return
+		}
+		_ = m.Ack()
+	default:
+		log.Error("dropping job event of unknown type")
+		_ = m.Term()
+	}
+}
+
+func retryDelayOf(m jetstream.Msg) time.Duration {
+	if md, err := m.Metadata(); err == nil {
+		return retryDelay(md.NumDelivered)
+	}
+	return time.Second
+}
