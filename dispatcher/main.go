@@ -30,6 +30,7 @@ type config struct {
 	Replicas         int
 	CrashAfterCommit bool
 	ExternalURL      string
+	StuckAfter       time.Duration
 	LogLevel         string
 }
 
@@ -42,12 +43,13 @@ func loadConfig(args []string) (config, error) {
 	replicas := conf.Int(fs, "stream-replicas", "STREAM_REPLICAS", 1, "JetStream stream replicas")
 	crash := conf.Bool(fs, "crash-after-commit", "DISPATCHER_CRASH_AFTER_COMMIT", false, "fault injection for tests: exit after the first commit, before the ack")
 	ext := conf.String(fs, "external-url", "EXTERNAL_URL", "http://127.0.0.1:8080", "URL jobs reach the API at (CI_SERVER_URL, CI_API_V4_URL)")
+	stuck := conf.Duration(fs, "job-stuck-after", "JOB_STUCK_AFTER", 5*time.Minute, "a running job whose runner is silent this long is failed")
 	level := conf.String(fs, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	return config{DatabaseURL: *db, NATSURL: *natsURL, Concurrency: *conc, AckWait: *ackWait, Replicas: *replicas,
-		CrashAfterCommit: *crash, ExternalURL: strings.TrimSuffix(*ext, "/"), LogLevel: *level}, nil
+		CrashAfterCommit: *crash, ExternalURL: strings.TrimSuffix(*ext, "/"), StuckAfter: *stuck, LogLevel: *level}, nil
 }
 
 func main() {
@@ -101,7 +103,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	w := worker.New(worker.Config{Concurrency: cfg.Concurrency, CrashAfterCommit: cfg.CrashAfterCommit}, log, pool, nc, js, cons)
-	jobs := worker.NewJobs(log, pool, nc, js, jobCons, cfg.ExternalURL, cfg.Concurrency)
+	jobs := worker.NewJobs(log, pool, nc, js, jobCons, cfg.ExternalURL, cfg.Concurrency, cfg.StuckAfter)
 	// Either half failing stops the other: the process exits and is
 	// restarted rather than running half a dispatcher.
 	ctx, cancel := context.WithCancel(ctx)

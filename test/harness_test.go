@@ -184,6 +184,12 @@ type stackOpts struct {
 	// Ingresses is how many ingress replicas serve the API (default 1);
 	// the first one is URL, all of them are IngressURLs.
 	Ingresses int
+	// Runners is how many runner-sim processes run jobs (default none, so
+	// that tests of the trigger path see jobs stay where they were
+	// released).
+	Runners int
+	// RunnerEnv is extra environment of the runners.
+	RunnerEnv []string
 }
 
 // stack is the whole service running for one test: ingress, dispatchers and
@@ -206,7 +212,7 @@ type stack struct {
 	procs       []*proc
 	Ingress     *proc
 	Dispatchers []*proc
-	Runner      *proc
+	Runners     []*proc
 }
 
 // startStack starts the service for t and stops it when t ends. Every
@@ -276,7 +282,10 @@ func startStack(t *testing.T, opts stackOpts) *stack {
 	for i := 0; i < opts.Dispatchers; i++ {
 		s.Dispatchers = append(s.Dispatchers, s.StartDispatcher(opts.DispatcherEnv...))
 	}
-	s.Runner = s.start("runner-sim", "runner-sim")
+	for i := 0; i < opts.Runners; i++ {
+		s.Runners = append(s.Runners, s.start(fmt.Sprintf("runner-sim-%d", i+1), "runner-sim",
+			append([]string{fmt.Sprintf("RUNNER_NAME=runner-%d", i+1), "RUNNER_WORKDIR=" + s.t.TempDir()}, opts.RunnerEnv...)...))
+	}
 	return s
 }
 

@@ -33,14 +33,51 @@ type Jobs struct {
 	cons        jetstream.Consumer
 	externalURL string
 	concurrency int
+	// stuckAfter is how long a running job may go without a heartbeat from
+	// its runner before it is failed.
+	stuckAfter time.Duration
 }
 
 // NewJobs makes the job-side worker.
-func NewJobs(log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jetstream.JetStream, cons jetstream.Consumer, externalURL string, concurrency int) *Jobs {
+func NewJobs(log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jetstream.JetStream, cons jetstream.Consumer, externalURL string, concurrency int, stuckAfter time.Duration) *Jobs {
 	if concurrency < 1 {
 		concurrency = 8
 	}
-	return &Jobs{log: log, pool: pool, nc: nc, js: js, cons: cons, externalURL: externalURL, concurrency: concurrency}
+	if stuckAfter <= 0 {
+		stuckAfter = 5 * time.Minute
+	}
+	return &Jobs{log: log, pool: pool, nc: nc, js: js, cons: cons, externalURL: externalURL, concurrency: concurrency, stuckAfter: stuckAfter}
+}
+
+// reap fails the jobs of runners that died mid-job, so that no pipeline
+// waits forever. Every dispatcher runs it; the updates are atomic per job,
+// so several reaping at once do no harm.
+func (w *Jobs) reap(ctx context.Context) {
+	t := time.NewTicker(w.stuckAfter / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		q := store.New(w.pool)
+		pipelines, err := q.FailStuckJobs(ctx, time.Now().Add(-w.stuckAfter))
+		if err != nil {
+			w.log.Warn("reap stuck jobs", "err", err)
+			continue
+		}
+		for _, id := range pipelines {
+			w.log.Warn("failed stuck jobs of a silent runner", "pipeline_id", id)
+			if err := store.InTx(ctx, w.pool, func(q *store.Queries) error { return pipeline.Advance(ctx, q, id) }); err != nil {
+				w.log.Warn("advance after reaping", "pipeline_id", id, "err", err)
+				continue
+			}
+			if err := pipeline.PublishPending(ctx, q, w.js, id); err != nil {
+				w.log.Warn("publish after reaping", "pipeline_id", id, "err", err)
+			}
+		}
+	}
 }
 
 // Run answers claims and consumes job events until ctx ends.
@@ -52,6 +89,7 @@ func (w *Jobs) Run(ctx context.Context) error {
 		return fmt.Errorf("serve claims: %w", err)
 	}
 	defer func() { _ = sub.Drain() }()
+	go w.reap(ctx)
 
 	msgs := make(chan jetstream.Msg)
 	var wg sync.WaitGroup

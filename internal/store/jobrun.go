@@ -187,3 +187,30 @@ func (q *Queries) RetryJobs(ctx context.Context, ids []int64) ([]int64, error) {
 	}
 	return out, mapErr(rows.Err())
 }
+
+// FailStuckJobs fails running jobs whose runner has not been heard of since
+// before cutoff (runners send a heartbeat with their log), and returns the
+// pipelines to re-process.
+func (q *Queries) FailStuckJobs(ctx context.Context, cutoff time.Time) ([]int64, error) {
+	rows, err := q.db.Query(ctx, `UPDATE jobs SET status = 'failed', failure_reason = 'stuck_or_timeout_failure',
+			finished_at = now(), updated_at = now(),
+			trace = trace || E'\nERROR: Job failed: the runner stopped answering (stuck_or_timeout_failure)\n'
+		WHERE status = 'running' AND updated_at < $1 RETURNING pipeline_id`, cutoff)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	seen := map[int64]bool{}
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, mapErr(err)
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out, mapErr(rows.Err())
+}
