@@ -1,6 +1,7 @@
-// Command runner-sim is the simulated runner fleet. In this version it joins
-// the shared JOBS consumer and reports the jobs waiting for it; running them
-// comes with the pipeline-processing work.
+// Command runner-sim is the simulated runner fleet: it takes pending jobs
+// from JetStream, runs their scripts in a shell simulator with the job's
+// variables, and reports logs and results. Run as many as you like: they
+// share one durable consumer.
 package main
 
 import (
@@ -10,6 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -17,25 +20,42 @@ import (
 
 	"github.com/triggerd/triggerd/internal/broker"
 	"github.com/triggerd/triggerd/internal/conf"
+	"github.com/triggerd/triggerd/runner-sim/runner"
 )
 
 type config struct {
-	NATSURL  string
-	Replicas int
-	Interval time.Duration
-	LogLevel string
+	NATSURL         string
+	Replicas        int
+	Name            string
+	Concurrency     int
+	WorkDir         string
+	CommandDuration time.Duration
+	FailureRate     float64
+	AckWait         time.Duration
+	LogLevel        string
 }
 
 func loadConfig(args []string) (config, error) {
+	host, _ := os.Hostname()
 	fs := flag.NewFlagSet("runner-sim", flag.ContinueOnError)
 	natsURL := conf.String(fs, "nats-url", "NATS_URL", "nats://"+conf.DefaultEmbeddedNATS, "NATS server URL (default: the dev stack's embedded server)")
 	replicas := conf.Int(fs, "stream-replicas", "STREAM_REPLICAS", 1, "JetStream stream replicas")
-	interval := conf.Duration(fs, "report-interval", "RUNNER_REPORT_INTERVAL", 30*time.Second, "how often to log the jobs waiting")
+	name := conf.String(fs, "name", "RUNNER_NAME", host+"-"+strconv.Itoa(os.Getpid()), "runner name shown on jobs")
+	conc := conf.Int(fs, "concurrency", "RUNNER_CONCURRENCY", 4, "jobs run at once")
+	dir := conf.String(fs, "work-dir", "RUNNER_WORKDIR", filepath.Join(os.TempDir(), "triggerd-runner"), "where job workspaces live")
+	dur := conf.Duration(fs, "command-duration", "RUNNER_COMMAND_DURATION", 100*time.Millisecond, "how long a simulated command takes")
+	rate := conf.String(fs, "failure-rate", "RUNNER_FAILURE_RATE", "0", "probability that a simulated command fails (0..1)")
+	ackWait := conf.Duration(fs, "ack-wait", "RUNNER_ACK_WAIT", 5*time.Minute, "how long a job message stays with a silent runner")
 	level := conf.String(fs, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
-	return config{NATSURL: *natsURL, Replicas: *replicas, Interval: *interval, LogLevel: *level}, nil
+	fr, err := strconv.ParseFloat(*rate, 64)
+	if err != nil || fr < 0 || fr > 1 {
+		return config{}, fmt.Errorf("RUNNER_FAILURE_RATE must be a number from 0 to 1, got %q", *rate)
+	}
+	return config{NATSURL: *natsURL, Replicas: *replicas, Name: *name, Concurrency: *conc, WorkDir: *dir,
+		CommandDuration: *dur, FailureRate: fr, AckWait: *ackWait, LogLevel: *level}, nil
 }
 
 func main() {
@@ -54,7 +74,7 @@ func main() {
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
-	log.Info("starting", "nats_url", cfg.NATSURL)
+	log.Info("starting", "nats_url", cfg.NATSURL, "name", cfg.Name, "concurrency", cfg.Concurrency)
 	nc, err := broker.Connect(ctx, cfg.NATSURL, "triggerd-runner-sim", log)
 	if err != nil {
 		return err
@@ -67,24 +87,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err := broker.EnsureStreams(ctx, js, broker.StreamConfig{Replicas: cfg.Replicas}); err != nil {
 		return err
 	}
-	cons, err := broker.RunnerConsumer(ctx, js, 5*time.Minute)
+	cons, err := broker.RunnerConsumer(ctx, js, cfg.AckWait)
 	if err != nil {
 		return err
 	}
-	log.Info("connected; waiting for jobs")
-	t := time.NewTicker(cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			info, err := cons.Info(ctx)
-			if err != nil {
-				log.Warn("consumer info", "err", err)
-				continue
-			}
-			log.Info("jobs waiting", "pending", info.NumPending)
-		}
-	}
+	r := runner.New(runner.Config{Name: cfg.Name, Concurrency: cfg.Concurrency, WorkDir: cfg.WorkDir,
+		CommandDuration: cfg.CommandDuration, FailureRate: cfg.FailureRate}, log, nc, js, cons)
+	return r.Run(ctx)
 }

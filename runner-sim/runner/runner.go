@@ -1,0 +1,246 @@
+// Package runner is the simulated runner: it takes pending jobs from the
+// JOBS stream, claims each from a dispatcher (which marks it running and
+// issues its CI job token), runs before_script, script and after_script in
+// the shell simulator with the job's variables as environment, streams the
+// log, and publishes the result to the JOB_EVENTS stream.
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/triggerd/triggerd/internal/event"
+	"github.com/triggerd/triggerd/internal/shellsim"
+)
+
+// Config tunes a runner process.
+type Config struct {
+	Name        string
+	Concurrency int
+	WorkDir     string
+	// CommandDuration is how long a simulated command (make, npm…) takes.
+	CommandDuration time.Duration
+	// FailureRate is the probability that a simulated command fails.
+	FailureRate float64
+	// ClaimTimeout bounds the wait for a dispatcher's answer to a claim.
+	ClaimTimeout time.Duration
+}
+
+// Runner runs jobs. Any number of runners, in any number of processes,
+// share the durable JOBS consumer.
+type Runner struct {
+	cfg  Config
+	log  *slog.Logger
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	cons jetstream.Consumer
+	http *http.Client
+	mu   sync.Mutex
+	rnd  *rand.Rand
+}
+
+// New makes a runner.
+func New(cfg Config, log *slog.Logger, nc *nats.Conn, js jetstream.JetStream, cons jetstream.Consumer) *Runner {
+	if cfg.Concurrency < 1 {
+		cfg.Concurrency = 4
+	}
+	if cfg.ClaimTimeout <= 0 {
+		cfg.ClaimTimeout = 5 * time.Second
+	}
+	return &Runner{cfg: cfg, log: log, nc: nc, js: js, cons: cons,
+		http: &http.Client{Timeout: 60 * time.Second}, rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))}
+}
+
+// Run takes jobs until ctx ends, then lets running jobs finish.
+func (r *Runner) Run(ctx context.Context) error {
+	if err := os.MkdirAll(r.cfg.WorkDir, 0o755); err != nil {
+		return fmt.Errorf("work dir: %w", err)
+	}
+	msgs := make(chan jetstream.Msg)
+	var wg sync.WaitGroup
+	workCtx := context.WithoutCancel(ctx)
+	for i := 0; i < r.cfg.Concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range msgs {
+				r.handle(workCtx, m)
+			}
+		}()
+	}
+	cc, err := r.cons.Consume(func(m jetstream.Msg) {
+		select {
+		case msgs <- m:
+		case <-ctx.Done():
+		}
+	}, jetstream.PullMaxMessages(r.cfg.Concurrency), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		r.log.Warn("consume jobs", "err", err)
+	}))
+	if err != nil {
+		close(msgs)
+		wg.Wait()
+		return fmt.Errorf("consume jobs: %w", err)
+	}
+	r.log.Info("waiting for jobs", "runner", r.cfg.Name, "concurrency", r.cfg.Concurrency)
+	<-ctx.Done()
+	cc.Drain()
+	select {
+	case <-cc.Closed():
+	case <-time.After(10 * time.Second):
+	}
+	close(msgs)
+	wg.Wait()
+	return nil
+}
+
+func (r *Runner) handle(ctx context.Context, m jetstream.Msg) {
+	var job event.Job
+	if err := json.Unmarshal(m.Data(), &job); err != nil || job.JobID == 0 {
+		r.log.Error("dropping malformed job message", "err", err)
+		_ = m.Term()
+		return
+	}
+	log := r.log.With("job_id", job.JobID, "pipeline_id", job.PipelineID)
+	req, _ := json.Marshal(event.JobClaim{JobID: job.JobID, Runner: r.cfg.Name})
+	resp, err := r.nc.Request(event.ClaimSubject, req, r.cfg.ClaimTimeout)
+	if err != nil {
+		log.Warn("claim not answered; will retry", "err", err)
+		_ = m.NakWithDelay(time.Second)
+		return
+	}
+	var p event.JobPayload
+	if err := json.Unmarshal(resp.Data, &p); err != nil {
+		log.Warn("bad claim answer; will retry", "err", err)
+		_ = m.NakWithDelay(time.Second)
+		return
+	}
+	if !p.OK {
+		if p.Reason == "job is not pending" {
+			_ = m.Ack() // someone else has it, or it was canceled
+			return
+		}
+		log.Warn("claim refused; will retry", "reason", p.Reason)
+		_ = m.NakWithDelay(time.Second)
+		return
+	}
+
+	// Keep the message ours while the job runs.
+	stopBeat := make(chan struct{})
+	go func() {
+		t := time.NewTicker(15 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopBeat:
+				return
+			case <-t.C:
+				_ = m.InProgress()
+			}
+		}
+	}()
+	defer close(stopBeat)
+
+	res := r.run(ctx, p, log)
+	data, _ := json.Marshal(res)
+	if _, err := r.js.Publish(ctx, event.JobEventSubject(p.ProjectID), data,
+		jetstream.WithMsgID("job-finished-"+strconv.FormatInt(p.JobID, 10))); err != nil {
+		// Not acked: the job message comes back, the claim is refused
+		// (the job is running), and the dispatcher's stuck-job handling
+		// takes over.
+		log.Error("publish job result", "err", err)
+		return
+	}
+	_ = m.Ack()
+	log.Debug("job finished", "status", res.Status, "exit_code", res.ExitCode)
+}
+
+// run executes a claimed job and returns its finished event.
+func (r *Runner) run(ctx context.Context, p event.JobPayload, log *slog.Logger) event.JobEvent {
+	res := event.JobEvent{Type: event.JobEventFinished, JobID: p.JobID, PipelineID: p.PipelineID, ProjectID: p.ProjectID, Runner: r.cfg.Name}
+	jobCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// A canceled job stops at once.
+	if sub, err := r.nc.Subscribe(event.CancelSubject(p.JobID), func(*nats.Msg) { cancel() }); err == nil {
+		defer func() { _ = sub.Unsubscribe() }()
+	}
+
+	dir := filepath.Join(r.cfg.WorkDir, "job-"+strconv.FormatInt(p.JobID, 10))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		res.Status, res.ExitCode, res.FailureReason = "failed", 1, "runner_system_failure"
+		return res
+	}
+	defer os.RemoveAll(dir)
+
+	trace := newTracer(r.js, p, log)
+	defer trace.close()
+	env := make(map[string]string, len(p.Variables))
+	for _, v := range p.Variables {
+		env[v.Key] = v.Value
+	}
+	fmt.Fprintf(trace, "Running with triggerd runner-sim on %s\n", r.cfg.Name)
+	fmt.Fprintf(trace, "Executing \"step_script\" stage of the job script\n")
+	opts := shellsim.Options{Dir: dir, Env: env, Stdout: trace, HTTPClient: r.http,
+		SimulatedDuration: r.cfg.CommandDuration, FailureRate: r.cfg.FailureRate, Rand: r.rand()}
+	code, err := shellsim.Run(jobCtx, append(slices.Clone(p.BeforeScript), p.Script...), opts)
+	canceled := errors.Is(err, context.Canceled)
+	if len(p.AfterScript) > 0 {
+		fmt.Fprintf(trace, "Running after_script\n")
+		afterCtx, cancelAfter := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		opts.Env = env
+		if _, err := shellsim.Run(afterCtx, p.AfterScript, opts); err != nil {
+			fmt.Fprintf(trace, "WARNING: after_script failed: %v\n", err)
+		}
+		cancelAfter()
+	}
+	// Artifacts (artifacts.go): collected after after_script, as GitLab
+	// Runner does; an archive that cannot be stored fails the job.
+	outcome := outcomeSuccess
+	if canceled {
+		outcome = outcomeCanceled
+	} else if err != nil || code != 0 {
+		outcome = outcomeFailed
+	}
+	upload := r.uploadArtifacts(ctx, p, dir, outcome, env, trace, log)
+	res.ArtifactsObject, res.ArtifactsSize = upload.Object, upload.Size
+	// End of artifacts.
+	switch {
+	case canceled:
+		fmt.Fprintf(trace, "ERROR: Job failed: canceled\n")
+		res.Status, res.ExitCode, res.FailureReason = "canceled", 1, ""
+	case err != nil:
+		fmt.Fprintf(trace, "ERROR: Job failed (system failure): %v\n", err)
+		res.Status, res.ExitCode, res.FailureReason = "failed", 1, "runner_system_failure"
+	case code != 0:
+		fmt.Fprintf(trace, "ERROR: Job failed: exit code %d\n", code)
+		res.Status, res.ExitCode, res.FailureReason = "failed", code, "script_failure"
+		res.AllowFailure = slices.Contains(p.AllowFailureExitCodes, code)
+	case upload.FailureReason != "": // artifacts
+		fmt.Fprintf(trace, "ERROR: Job failed: exit code 1\n")
+		res.Status, res.ExitCode, res.FailureReason = "failed", 1, upload.FailureReason
+	default:
+		fmt.Fprintf(trace, "Job succeeded\n")
+		res.Status = "success"
+	}
+	res.Trace = trace.final()
+	return res
+}
+
+func (r *Runner) rand() *rand.Rand {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return rand.New(rand.NewPCG(r.rnd.Uint64(), r.rnd.Uint64()))
+}
