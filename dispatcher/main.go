@@ -32,6 +32,11 @@ type config struct {
 	ExternalURL      string
 	StuckAfter       time.Duration
 	LogLevel         string
+	// Bridges (trigger: jobs).
+	BridgeMaxDepth         int
+	BridgeMaxHierarchySize int
+	BridgeRetryInitial     time.Duration
+	BridgeRetryMaxElapsed  time.Duration
 }
 
 func loadConfig(args []string) (config, error) {
@@ -45,11 +50,31 @@ func loadConfig(args []string) (config, error) {
 	ext := conf.String(fs, "external-url", "EXTERNAL_URL", "http://127.0.0.1:8080", "URL jobs reach the API at (CI_SERVER_URL, CI_API_V4_URL)")
 	stuck := conf.Duration(fs, "job-stuck-after", "JOB_STUCK_AFTER", 5*time.Minute, "a running job whose runner is silent this long is failed")
 	level := conf.String(fs, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
+	maxDepth := conf.Int(fs, "bridge-max-depth", "BRIDGE_MAX_DEPTH", worker.DefaultMaxDepth,
+		"how deep a chain of multi-project pipelines may go; a bridge going deeper fails")
+	maxSize := conf.Int(fs, "bridge-max-hierarchy-size", "BRIDGE_MAX_HIERARCHY_SIZE", worker.DefaultMaxHierarchySize,
+		"how many pipelines one hierarchy of multi-project pipelines may hold")
+	retryInitial := conf.Duration(fs, "bridge-retry-initial", "BRIDGE_RETRY_INITIAL", worker.DefaultBridgeRetryInitial,
+		"first delay before retrying a bridge whose downstream ref does not exist yet (doubles, with jitter)")
+	retryMax := conf.Duration(fs, "bridge-retry-max-elapsed", "BRIDGE_RETRY_MAX_ELAPSED", worker.DefaultBridgeRetryMaxElapsed,
+		"how long after its fan-out a bridge waits for its downstream ref before it fails")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
-	return config{DatabaseURL: *db, NATSURL: *natsURL, Concurrency: *conc, AckWait: *ackWait, Replicas: *replicas,
-		CrashAfterCommit: *crash, ExternalURL: strings.TrimSuffix(*ext, "/"), StuckAfter: *stuck, LogLevel: *level}, nil
+	cfg := config{DatabaseURL: *db, NATSURL: *natsURL, Concurrency: *conc, AckWait: *ackWait, Replicas: *replicas,
+		CrashAfterCommit: *crash, ExternalURL: strings.TrimSuffix(*ext, "/"), StuckAfter: *stuck, LogLevel: *level,
+		BridgeMaxDepth: *maxDepth, BridgeMaxHierarchySize: *maxSize, BridgeRetryInitial: *retryInitial, BridgeRetryMaxElapsed: *retryMax}
+	switch {
+	case cfg.BridgeMaxDepth < 1:
+		return config{}, fmt.Errorf("BRIDGE_MAX_DEPTH must be at least 1, not %d", cfg.BridgeMaxDepth)
+	case cfg.BridgeMaxHierarchySize < 2:
+		return config{}, fmt.Errorf("BRIDGE_MAX_HIERARCHY_SIZE must be at least 2, not %d", cfg.BridgeMaxHierarchySize)
+	case cfg.BridgeRetryInitial <= 0:
+		return config{}, fmt.Errorf("BRIDGE_RETRY_INITIAL must be positive, not %s", cfg.BridgeRetryInitial)
+	case cfg.BridgeRetryMaxElapsed <= 0:
+		return config{}, fmt.Errorf("BRIDGE_RETRY_MAX_ELAPSED must be positive, not %s", cfg.BridgeRetryMaxElapsed)
+	}
+	return cfg, nil
 }
 
 func main() {
@@ -69,7 +94,9 @@ func main() {
 
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	log.Info("starting", "database_url", store.RedactURL(cfg.DatabaseURL), "nats_url", cfg.NATSURL,
-		"concurrency", cfg.Concurrency, "ack_wait", cfg.AckWait.String())
+		"concurrency", cfg.Concurrency, "ack_wait", cfg.AckWait.String(), "job_stuck_after", cfg.StuckAfter.String(),
+		"bridge_max_depth", cfg.BridgeMaxDepth, "bridge_max_hierarchy_size", cfg.BridgeMaxHierarchySize,
+		"bridge_retry_initial", cfg.BridgeRetryInitial.String(), "bridge_retry_max_elapsed", cfg.BridgeRetryMaxElapsed.String())
 	if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
@@ -102,7 +129,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	w := worker.New(worker.Config{Concurrency: cfg.Concurrency, CrashAfterCommit: cfg.CrashAfterCommit}, log, pool, nc, js, cons)
+	w := worker.New(worker.Config{
+		Concurrency: cfg.Concurrency, CrashAfterCommit: cfg.CrashAfterCommit,
+		Limits:      worker.Limits{MaxDepth: cfg.BridgeMaxDepth, MaxHierarchySize: cfg.BridgeMaxHierarchySize},
+		BridgeRetry: worker.BridgeRetry{Initial: cfg.BridgeRetryInitial, MaxElapsed: cfg.BridgeRetryMaxElapsed},
+	}, log, pool, nc, js, cons)
 	jobs := worker.NewJobs(log, pool, nc, js, jobCons, cfg.ExternalURL, cfg.Concurrency, cfg.StuckAfter)
 	// Either half failing stops the other: the process exits and is
 	// restarted rather than running half a dispatcher.

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -29,6 +30,11 @@ type Config struct {
 	// first pipeline, before publishing, replying or acking. It is a fault
 	// injection switch for the crash-recovery tests and nothing else.
 	CrashAfterCommit bool
+	// Limits bound hierarchies of multi-project pipelines.
+	Limits Limits
+	// BridgeRetry is how long and how often a bridge's downstream pipeline
+	// is retried while its ref does not exist.
+	BridgeRetry BridgeRetry
 }
 
 // Worker consumes trigger events and creates pipelines. Any number of
@@ -51,7 +57,13 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jet
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 20 * time.Second
 	}
-	return &Worker{cfg: cfg, log: log, pool: pool, nc: nc, js: js, cons: cons, c: newCreator(4096)}
+	if cfg.BridgeRetry.Initial <= 0 {
+		cfg.BridgeRetry.Initial = DefaultBridgeRetryInitial
+	}
+	if cfg.BridgeRetry.MaxElapsed <= 0 {
+		cfg.BridgeRetry.MaxElapsed = DefaultBridgeRetryMaxElapsed
+	}
+	return &Worker{cfg: cfg, log: log, pool: pool, nc: nc, js: js, cons: cons, c: newCreator(4096, cfg.Limits)}
 }
 
 // Run consumes until ctx is cancelled, then stops pulling, lets in-flight
@@ -126,17 +138,37 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	log := w.log.With("event_id", ev.EventID, "project_id", ev.ProjectID)
+	delivered := uint64(1)
+	var published time.Time
+	if md, err := m.Metadata(); err == nil {
+		delivered, published = md.NumDelivered, md.Timestamp
+	}
 	var res result
 	err := store.InTx(ctx, w.pool, func(q *store.Queries) error {
 		var err error
 		res, err = w.c.process(ctx, q, &ev)
 		return err
 	})
-	if err != nil {
-		delivered := uint64(1)
-		if md, mdErr := m.Metadata(); mdErr == nil {
-			delivered = md.NumDelivered
+	if errors.Is(err, errDownstreamRefMissing) {
+		// A bridge's downstream ref may yet be pushed: wait for it, with
+		// backoff, for as long as the bridge retries, counted from the
+		// event's first publication; then decide for good.
+		if published.IsZero() {
+			published = ev.RequestedAt
 		}
+		if delay, ok := w.cfg.BridgeRetry.delay(delivered, published, time.Now()); ok {
+			log.Info("downstream ref not found yet; will retry", "bridge_id", ev.BridgeID, "ref", ev.Ref,
+				"delivered", delivered, "retry_in", delay.String())
+			_ = m.NakWithDelay(delay)
+			return
+		}
+		err = store.InTx(ctx, w.pool, func(q *store.Queries) error {
+			var err error
+			res, err = w.c.processBridge(ctx, q, &ev, true)
+			return err
+		})
+	}
+	if err != nil {
 		delay := retryDelay(delivered)
 		log.Warn("trigger event failed; will retry", "err", err, "transient", store.IsTransient(err),
 			"delivered", delivered, "retry_in", delay.String())
@@ -149,9 +181,13 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	}
 	res.outcome.EventID = ev.EventID
 	w.reply(log, m, res.outcome)
+	publish := res.touched
 	if res.pipelineID != 0 && res.outcome.Status == 201 {
-		if err := w.startJobs(ctx, res.pipelineID); err != nil {
-			log.Warn("publish first jobs failed; will retry", "err", err)
+		publish = append([]int64{res.pipelineID}, publish...)
+	}
+	if len(publish) > 0 {
+		if err := w.publish(ctx, publish...); err != nil {
+			log.Warn("publish follow-ups failed; will retry", "err", err)
 			_ = m.NakWithDelay(time.Second)
 			return
 		}
@@ -181,8 +217,9 @@ func (w *Worker) reply(log *slog.Logger, m jetstream.Msg, o event.Outcome) {
 	}
 }
 
-// startJobs publishes the pipeline's pending jobs to JOBS. Message ids come
-// from job ids, so a repeat after a redelivery publishes nothing new.
-func (w *Worker) startJobs(ctx context.Context, pipelineID int64) error {
-	return pipeline.PublishPending(ctx, store.New(w.pool), w.js, pipelineID)
+// publish puts the pending jobs of pipelines on JOBS and fans out their
+// pending bridges. Message ids come from job and bridge ids, so a repeat
+// after a redelivery publishes nothing new.
+func (w *Worker) publish(ctx context.Context, pipelineIDs ...int64) error {
+	return pipeline.PublishPending(ctx, w.pool, w.js, pipelineIDs...)
 }

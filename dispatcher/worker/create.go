@@ -32,19 +32,43 @@ const (
 // the thousands of triggers of one project's config parse it once.
 type creator struct {
 	configs *lru.Cache[string, parsedConfig]
+	limits  Limits
 }
+
+// Limits bound hierarchies of multi-project pipelines, as GitLab does.
+type Limits struct {
+	// MaxDepth is how deep a chain of upstream pipelines may be: a
+	// pipeline without upstream has depth 0, its downstream depth 1, and a
+	// bridge whose downstream would be deeper than MaxDepth fails.
+	MaxDepth int
+	// MaxHierarchySize is how many pipelines one hierarchy (a pipeline
+	// without upstream and all its downstreams) may hold.
+	MaxHierarchySize int
+}
+
+// Default limits, GitLab's.
+const (
+	DefaultMaxDepth         = 1000
+	DefaultMaxHierarchySize = 1000
+)
 
 type parsedConfig struct {
 	cfg *ciconfig.Config
 	err error
 }
 
-func newCreator(cacheSize int) *creator {
+func newCreator(cacheSize int, limits Limits) *creator {
 	c, err := lru.New[string, parsedConfig](cacheSize)
 	if err != nil {
 		panic(err) // only for a non-positive size, which newCreator never passes
 	}
-	return &creator{configs: c}
+	if limits.MaxDepth <= 0 {
+		limits.MaxDepth = DefaultMaxDepth
+	}
+	if limits.MaxHierarchySize <= 0 {
+		limits.MaxHierarchySize = DefaultMaxHierarchySize
+	}
+	return &creator{configs: c, limits: limits}
 }
 
 func (c *creator) parse(blob string, src []byte) (*ciconfig.Config, error) {
@@ -63,6 +87,9 @@ func (c *creator) parse(blob string, src []byte) (*ciconfig.Config, error) {
 type rejection struct {
 	status int
 	body   any
+	// refNotFound marks the one refusal that may turn out differently
+	// later: the ref does not exist (yet). A bridge waits for it.
+	refNotFound bool
 }
 
 func rejectBase(status int, msg string) *rejection {
@@ -78,12 +105,20 @@ type result struct {
 	outcome event.Outcome
 	// pipelineID is set when a pipeline exists for the event.
 	pipelineID int64
+	// touched are pipelines whose jobs or bridges may have been released
+	// by the decision (the new pipeline, a bridge's upstream chain): they
+	// are published after the commit.
+	touched []int64
 }
 
 // process decides one event inside tx: it returns the outcome already
 // stored for the event, or creates the pipeline (or the rejection) now.
 // Errors are infrastructure failures; the caller rolls back and retries.
+// A bridge's event is decided by processBridge.
 func (c *creator) process(ctx context.Context, q *store.Queries, ev *event.TriggerRequested) (result, error) {
+	if ev.BridgeID != 0 {
+		return c.processBridge(ctx, q, ev, false)
+	}
 	if done, ok, err := storedResult(ctx, q, ev.EventID); err != nil || ok {
 		return done, err
 	}
@@ -92,18 +127,35 @@ func (c *creator) process(ctx context.Context, q *store.Queries, ev *event.Trigg
 		return result{}, err
 	}
 	if rej != nil {
-		body, err := json.Marshal(rej.body)
-		if err != nil {
-			return result{}, err
-		}
-		if err := q.InsertRejection(ctx, store.Rejection{EventID: ev.EventID, ProjectID: ev.ProjectID, Status: rej.status, Body: body}); err != nil {
-			return result{}, fmt.Errorf("record rejection: %w", err)
-		}
-		return result{outcome: event.Outcome{EventID: ev.EventID, Status: rej.status, Body: body}}, nil
+		return reject(ctx, q, ev, rej)
 	}
+	return c.create(ctx, q, np, nil)
+}
+
+// reject stores a rejection of the event and answers with it.
+func reject(ctx context.Context, q *store.Queries, ev *event.TriggerRequested, rej *rejection) (result, error) {
+	body, err := json.Marshal(rej.body)
+	if err != nil {
+		return result{}, err
+	}
+	if err := q.InsertRejection(ctx, store.Rejection{EventID: ev.EventID, ProjectID: ev.ProjectID, Status: rej.status, Body: body}); err != nil {
+		return result{}, fmt.Errorf("record rejection: %w", err)
+	}
+	return result{outcome: event.Outcome{EventID: ev.EventID, Status: rej.status, Body: body}}, nil
+}
+
+// create inserts a planned pipeline and releases its first jobs. link, when
+// set, runs right after the insert with the new pipeline's id, before any
+// processing, in the same transaction (a bridge links its downstream).
+func (c *creator) create(ctx context.Context, q *store.Queries, np *store.NewPipeline, link func(id int64) error) (result, error) {
 	id, err := q.CreatePipeline(ctx, *np)
 	if err != nil {
 		return result{}, fmt.Errorf("insert pipeline: %w", err)
+	}
+	if np.UpstreamPipelineID != nil {
+		if err := q.SetDownstreamLineage(ctx, id, *np.UpstreamPipelineID); err != nil {
+			return result{}, fmt.Errorf("place downstream pipeline: %w", err)
+		}
 	}
 	if np.TriggerID != nil {
 		if err := q.TouchTriggers(ctx, []int64{*np.TriggerID}, time.Now()); err != nil {
@@ -116,12 +168,18 @@ func (c *creator) process(ctx context.Context, q *store.Queries, ev *event.Trigg
 	if err != nil {
 		return result{}, fmt.Errorf("read new pipeline: %w", err)
 	}
-	if len(np.Jobs) > 0 {
-		if err := pipeline.Advance(ctx, q, id); err != nil {
+	if link != nil {
+		if err := link(id); err != nil {
 			return result{}, err
 		}
 	}
-	return result{outcome: event.PipelineOutcome(pl), pipelineID: id}, nil
+	res := result{outcome: event.PipelineOutcome(pl), pipelineID: id}
+	if len(np.Jobs) > 0 {
+		if res.touched, err = pipeline.Advance(ctx, q, id); err != nil {
+			return result{}, err
+		}
+	}
+	return res, nil
 }
 
 // storedResult returns what was already decided for an event.
@@ -215,14 +273,23 @@ func (c *creator) plan(ctx context.Context, q *store.Queries, ev *event.TriggerR
 	if user != nil {
 		np.UserID = &user.ID
 	}
+	return c.build(ctx, q, project, np, user, ev, shortToken)
+}
 
-	refs, err := q.RefsNamed(ctx, project.ID, ev.Ref)
+// build resolves np's ref to its commit and evaluates the project's CI config
+// there for the event, filling in np's jobs, or returns why no pipeline can
+// be made. np.Ref is the ref to resolve.
+func (c *creator) build(ctx context.Context, q *store.Queries, project store.Project, np *store.NewPipeline, user *store.User,
+	ev *event.TriggerRequested, shortToken string) (*store.NewPipeline, *rejection, error) {
+	refs, err := q.RefsNamed(ctx, project.ID, np.Ref)
 	if err != nil {
 		return nil, nil, err
 	}
 	switch len(refs) {
 	case 0:
-		return nil, rejectBase(http.StatusBadRequest, msgRefNotFound), nil
+		rej := rejectBase(http.StatusBadRequest, msgRefNotFound)
+		rej.refNotFound = true
+		return nil, rej, nil
 	case 1:
 	default:
 		return nil, rejectBase(http.StatusBadRequest, msgRefAmbiguous), nil

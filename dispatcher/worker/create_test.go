@@ -78,7 +78,7 @@ func (f fixture) process(t *testing.T, ev *event.TriggerRequested) result {
 	var res result
 	require.NoError(t, store.InTx(context.Background(), f.pool, func(q *store.Queries) error {
 		var err error
-		res, err = newCreator(16).process(context.Background(), q, ev)
+		res, err = newCreator(16, Limits{}).process(context.Background(), q, ev)
 		return err
 	}))
 	return res

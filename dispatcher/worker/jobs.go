@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/triggerd/triggerd/internal/broker"
 	"github.com/triggerd/triggerd/internal/event"
 	"github.com/triggerd/triggerd/internal/pipeline"
 	"github.com/triggerd/triggerd/internal/secret"
@@ -69,11 +70,12 @@ func (w *Jobs) reap(ctx context.Context) {
 		}
 		for _, id := range pipelines {
 			w.log.Warn("failed stuck jobs of a silent runner", "pipeline_id", id)
-			if err := store.InTx(ctx, w.pool, func(q *store.Queries) error { return pipeline.Advance(ctx, q, id) }); err != nil {
+			var touched []int64
+			if err := store.InTx(ctx, w.pool, func(q *store.Queries) (err error) { touched, err = pipeline.Advance(ctx, q, id); return err }); err != nil {
 				w.log.Warn("advance after reaping", "pipeline_id", id, "err", err)
 				continue
 			}
-			if err := pipeline.PublishPending(ctx, q, w.js, id); err != nil {
+			if err := pipeline.PublishPending(ctx, w.pool, w.js, touched...); err != nil {
 				w.log.Warn("publish after reaping", "pipeline_id", id, "err", err)
 			}
 		}
@@ -149,7 +151,7 @@ func (w *Jobs) claim(ctx context.Context, m *nats.Msg) {
 		if err != nil {
 			return err
 		}
-		if err := pipeline.Advance(ctx, q, pipelineID); err != nil {
+		if _, err := pipeline.Advance(ctx, q, pipelineID); err != nil {
 			return err
 		}
 		rc, err = q.JobRunContext(ctx, req.JobID)
@@ -253,19 +255,52 @@ func (w *Jobs) handle(ctx context.Context, m jetstream.Msg) {
 		}
 		_ = m.Ack()
 	case event.JobEventFinished, event.JobEventAdvance:
-		err := store.InTx(ctx, w.pool, func(q *store.Queries) error {
+		// Artifacts: the runner's archive is read from the object store
+		// before the transaction, stored with the result, and deleted
+		// after the commit.
+		var artifacts []byte
+		if ev.Type == event.JobEventFinished && ev.ArtifactsObject != "" {
+			b, err := broker.GetArtifacts(ctx, w.js, ev.ArtifactsObject)
+			switch {
+			case err == nil:
+				artifacts = b
+			case errors.Is(err, jetstream.ErrObjectNotFound), errors.Is(err, broker.ErrArtifactsTooLarge),
+				errors.Is(err, jetstream.ErrDigestMismatch):
+				// Stored and deleted by an earlier delivery, expired, or
+				// unusable: the result is recorded without it.
+				log.Info("job artifacts not stored", "object", ev.ArtifactsObject, "err", err)
+			default:
+				retry(err, retryDelayOf(m))
+				return
+			}
+		}
+		var touched []int64
+		err := store.InTx(ctx, w.pool, func(q *store.Queries) (err error) {
 			if ev.Type == event.JobEventFinished {
-				if _, err := q.FinishJob(ctx, ev.JobID, ev.Status, ev.ExitCode, ev.FailureReason, ev.Trace, ev.AllowFailure); err != nil {
+				finished, err := q.FinishJob(ctx, ev.JobID, ev.Status, ev.ExitCode, ev.FailureReason, ev.Trace, ev.AllowFailure)
+				if err != nil {
 					return err
 				}
+				if finished && artifacts != nil {
+					if _, err := q.InsertJobArtifacts(ctx, ev.JobID, artifacts); err != nil {
+						return err
+					}
+				}
 			}
-			return pipeline.Advance(ctx, q, ev.PipelineID)
+			touched, err = pipeline.Advance(ctx, q, ev.PipelineID)
+			return err
 		})
 		if err != nil {
 			retry(err, retryDelayOf(m))
 			return
 		}
-		if err := pipeline.PublishPending(ctx, store.New(w.pool), w.js, ev.PipelineID); err != nil {
+		if ev.Type == event.JobEventFinished && ev.ArtifactsObject != "" {
+			// Best effort: the bucket's TTL removes what this leaves.
+			if err := broker.DeleteArtifacts(ctx, w.js, ev.ArtifactsObject); err != nil {
+				log.Warn("delete stored artifacts object", "object", ev.ArtifactsObject, "err", err)
+			}
+		}
+		if err := pipeline.PublishPending(ctx, w.pool, w.js, touched...); err != nil {
 			retry(err, time.Second)
 			return
 		}

@@ -47,7 +47,8 @@ func (s *Server) changePipeline(ctx context.Context, projectID, pipelineID int64
 		if canceled, err = change(q, jobs); err != nil {
 			return err
 		}
-		return pipeline.Advance(ctx, q, pipelineID)
+		_, err = pipeline.Advance(ctx, q, pipelineID)
+		return err
 	})
 	if err != nil {
 		return err

@@ -247,6 +247,9 @@ func (s *Server) pipelineJobList(w http.ResponseWriter, r *http.Request, kind st
 	for i, j := range jobs {
 		out[i] = entity.NewJob(s.cfg.ExternalURL, j)
 	}
+	if err := s.jobEntitiesWithArtifacts(r.Context(), out); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -296,7 +299,11 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, entity.NewBridge(s.cfg.ExternalURL, j, ds))
 		return nil
 	}
-	writeJSON(w, http.StatusOK, entity.NewJob(s.cfg.ExternalURL, j))
+	out := []entity.Job{entity.NewJob(s.cfg.ExternalURL, j)}
+	if err := s.jobEntitiesWithArtifacts(r.Context(), out); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out[0])
 	return nil
 }
 

@@ -141,6 +141,7 @@ func (s *Server) routes() *mux.Router {
 	s.routesTrigger(v4)
 	s.routesTriggerTokens(v4)
 	s.routesPipelines(v4)
+	s.routesArtifacts(v4)
 	s.routesPipelineActions(v4)
 	s.routesUsers(v4)
 	s.routesProjects(v4)

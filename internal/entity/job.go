@@ -28,6 +28,7 @@ type Job struct {
 	FailureReason     *string       `json:"failure_reason,omitempty"`
 	WebURL            string        `json:"web_url"`
 	Project           JobProject    `json:"project"`
+	ArtifactsFile     *ArtifactFile `json:"artifacts_file,omitempty"`
 	Artifacts         []any         `json:"artifacts"`
 	Runner            any           `json:"runner"`
 	ArtifactsExpireAt *Time         `json:"artifacts_expire_at"`
@@ -102,4 +103,29 @@ func short(sha string) string {
 		return sha[:8]
 	}
 	return sha
+}
+
+// ArtifactFile is GitLab's JobArtifactFile entity: a job's archive, shown
+// only when the job has one.
+type ArtifactFile struct {
+	Filename string `json:"filename"`
+	Size     int64  `json:"size"`
+}
+
+// JobArtifact is GitLab's JobArtifact entity, an entry of a job's
+// artifacts list.
+type JobArtifact struct {
+	FileType   string `json:"file_type"`
+	Size       int64  `json:"size"`
+	Filename   string `json:"filename"`
+	FileFormat string `json:"file_format"`
+}
+
+// SetArtifacts fills in a job's archive: artifacts_file, the artifacts
+// list and artifacts_expire_at. Callers load the archives of a whole list
+// of jobs in one query (store.ArtifactsOfJobs).
+func (e *Job) SetArtifacts(a store.JobArtifacts) {
+	e.ArtifactsFile = &ArtifactFile{Filename: a.FileName, Size: a.Size}
+	e.Artifacts = []any{JobArtifact{FileType: a.FileType, Size: a.Size, Filename: a.FileName, FileFormat: "zip"}}
+	e.ArtifactsExpireAt = TimePtr(a.ExpireAt)
 }

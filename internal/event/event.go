@@ -60,9 +60,13 @@ type TriggerRequested struct {
 	TokenDigest []byte `json:"token_digest,omitempty"`
 	// UpstreamJobID is the job whose CI job token made the request (source
 	// pipeline).
-	UpstreamJobID int64            `json:"upstream_job_id,omitempty"`
-	Variables     []store.Variable `json:"variables,omitempty"`
-	Inputs        json.RawMessage  `json:"inputs,omitempty"`
+	UpstreamJobID int64 `json:"upstream_job_id,omitempty"`
+	// BridgeID is the bridge (trigger: job) whose fan-out this event is
+	// (source pipeline, no token): the dispatcher authorises the bridge's
+	// user, creates the downstream pipeline and links it to the bridge.
+	BridgeID  int64            `json:"bridge_id,omitempty"`
+	Variables []store.Variable `json:"variables,omitempty"`
+	Inputs    json.RawMessage  `json:"inputs,omitempty"`
 	// Payload is TRIGGER_PAYLOAD: the request's parameters without the token.
 	Payload     json.RawMessage `json:"payload,omitempty"`
 	RequestedAt time.Time       `json:"requested_at"`

@@ -87,4 +87,9 @@ type JobEvent struct {
 	// Trace is the whole log, in finished events: it replaces what the
 	// chunks built, so a lost chunk cannot leave a hole.
 	Trace string `json:"trace,omitempty"`
+	// ArtifactsObject names the job's artifacts archive in the ARTIFACTS
+	// object store bucket (see broker.ArtifactsStore), in finished events
+	// of jobs that uploaded one; ArtifactsSize is its size in bytes.
+	ArtifactsObject string `json:"artifacts_object,omitempty"`
+	ArtifactsSize   int64  `json:"artifacts_size,omitempty"`
 }

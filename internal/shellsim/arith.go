@@ -39,7 +39,11 @@ func (sh *shell) arithmetic(expr string) (int64, error) {
 }
 
 func (a *arith) fail(msg string) error {
-	return &arithError{msg: fmt.Sprintf("%s: %s (error token is %q)", strings.TrimSpace(a.src), msg, a.src[min(a.pos, len(a.src)):])}
+	msg = strings.TrimSpace(a.src) + ": " + msg
+	if rest := strings.TrimSpace(a.src[min(a.pos, len(a.src)):]); rest != "" {
+		msg += fmt.Sprintf(" (error token is %q)", rest)
+	}
+	return &arithError{msg: msg}
 }
 
 func (a *arith) skip() {
@@ -48,7 +52,8 @@ func (a *arith) skip() {
 	}
 }
 
-// binary operators by precedence, lowest first.
+// arithLevels lists the binary operators by precedence, lowest first. It
+// is read-only.
 var arithLevels = [][]string{
 	{"||"}, {"&&"}, {"|"}, {"^"}, {"&"}, {"==", "!="}, {"<=", ">=", "<", ">"},
 	{"<<", ">>"}, {"+", "-"}, {"*", "/", "%"},

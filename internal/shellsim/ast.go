@@ -39,8 +39,9 @@ type simpleCmd struct {
 }
 
 type assign struct {
-	name  string
-	value *word
+	name     string
+	value    *word
+	appendTo bool // NAME+=value
 }
 
 // ifCmd is "if c; then b; elif c; then b; else b; fi".

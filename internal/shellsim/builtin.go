@@ -360,6 +360,7 @@ func builtinEnv(c *call) (int, error) {
 	clear := false
 	var unset []string
 	var assigns []assign
+options:
 	for len(args) > 0 {
 		a := args[0]
 		switch {
@@ -372,11 +373,10 @@ func builtinEnv(c *call) (int, error) {
 			name, value, _ := strings.Cut(a, "=")
 			assigns = append(assigns, assign{name: name, value: &word{parts: []wordPart{{kind: partLit, lit: value, quoted: true}}}})
 		default:
-			goto done
+			break options
 		}
 		args = args[1:]
 	}
-done:
 	if len(args) == 0 {
 		env := map[string]string{}
 		if !clear {

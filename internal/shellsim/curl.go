@@ -53,6 +53,9 @@ type curlCmd struct {
 	user         string
 	uploadFile   string
 	urls         []string
+
+	inTransfer bool   // fatal holds messages back while set
+	pending    string // the held-back message
 }
 
 // curlResult is what --write-out can report about one transfer.
@@ -223,7 +226,12 @@ func (cc *curlCmd) requestMethod(hasBody bool) string {
 func (cc *curlCmd) transfer(rawURL, out string) (int, error) {
 	sh := cc.c.sh
 	res := curlResult{}
-	defer func() { cc.writeOutput(&res) }()
+	cc.inTransfer = true
+	defer func() {
+		cc.writeOutput(&res)
+		io.WriteString(cc.c.err, cc.pending)
+		cc.inTransfer, cc.pending = false, ""
+	}()
 	finish := func(code int) (int, error) {
 		res.exit = code
 		return code, nil
@@ -337,6 +345,12 @@ func (cc *curlCmd) transfer(rawURL, out string) (int, error) {
 		defer f.Close()
 		dst = f
 	}
+	// Output to the trace stops where the trace is truncated: reading
+	// further would only be dropped.
+	limit, toTrace := sh.opts.MaxResponseBytes, false
+	if t, ok := dst.(*trackWriter); ok && t.w == sh.trace && sh.trace.room() < limit {
+		limit, toTrace = sh.trace.room(), true
+	}
 	tw := &trackWriter{w: dst}
 	if cc.include || cc.head {
 		fmt.Fprintf(tw, "%s %s\r\n", resp.Proto, resp.Status)
@@ -344,13 +358,13 @@ func (cc *curlCmd) transfer(rawURL, out string) (int, error) {
 		io.WriteString(tw, "\r\n")
 	}
 	if method != http.MethodHead {
-		limit := sh.opts.MaxResponseBytes
 		n, err := io.Copy(tw, io.LimitReader(resp.Body, limit+1))
 		res.size = min(n, limit)
 		res.elapsed = time.Since(start)
 		switch {
 		case sh.ctx.Err() != nil:
 			return 1, sh.ctx.Err()
+		case n > limit && toTrace:
 		case n > limit:
 			res.errMsg = "Maximum file size exceeded"
 			return finish(cc.fatal(63, "%s", res.errMsg))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -266,6 +267,7 @@ func TestCurlFailures(t *testing.T) {
 		{"fail with show-error", `curl -sSf $URL/missing`, 22, "curl: (22) The requested URL returned error: 404\n", nil},
 		{"fail with body", `curl -s --fail-with-body $URL/missing`, 22, "{\"message\":\"404 Not Found\"}\n", nil},
 		{"fail keeps write-out", `curl -sf -w '%{http_code}\n' $URL/missing || echo "status $?"`, 0, "404\nstatus 22\n", nil},
+		{"error after write-out", `curl -sSf -w '%{http_code} %{exitcode}\n' $URL/missing`, 22, "404 22\ncurl: (22) The requested URL returned error: 404\n", nil},
 		{"connection refused", `curl http://` + closedAddr + `/x`, 7, "curl: (7) Failed to connect to 127.0.0.1 port " + port + " after", nil},
 		{"connection refused with default client", `curl -sS http://` + closedAddr + `/x`, 7, "curl: (7) Failed to connect to 127.0.0.1 port " + port, func(o *Options) { o.HTTPClient = nil }},
 		{"refused write-out", `curl -s -w '%{http_code}' http://` + closedAddr, 7, "000", nil},
@@ -348,9 +350,11 @@ func TestCurlTransportError(t *testing.T) {
 }
 
 func TestCurlTLS(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "secure\n")
 	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	srv.StartTLS()
 	defer srv.Close()
 	env := map[string]string{"URL": srv.URL}
 
@@ -366,4 +370,14 @@ func TestCurlTLS(t *testing.T) {
 	trace, code = run(t, Options{Env: env, HTTPClient: srv.Client()}, `curl -sS $URL/`)
 	require.Equal(t, 0, code, trace)
 	require.Equal(t, "secure\n", output(trace))
+}
+
+func TestCurlOutputToTruncatedTrace(t *testing.T) {
+	ts := newTestServer(t)
+	opts := ts.opts(t.TempDir())
+	opts.MaxOutput = 200
+	trace, code := run(t, opts, `curl -s $URL/big`, `echo next`)
+	require.Equal(t, 0, code, "a truncated trace does not fail the download")
+	require.Equal(t, 1, strings.Count(trace, "[output truncated]"))
+	require.LessOrEqual(t, len(trace), 200+len("\n"+truncatedLine))
 }

@@ -17,6 +17,7 @@ type curlOption struct {
 	value bool
 }
 
+// curlShort and curlLong are read-only tables of the options curl accepts.
 var curlShort = map[byte]curlOption{
 	'X': {"request", true}, 'F': {"form", true}, 'H': {"header", true}, 'd': {"data", true},
 	'o': {"output", true}, 'w': {"write-out", true}, 'm': {"max-time", true}, 'u': {"user", true},
@@ -309,14 +310,20 @@ func (cc *curlCmd) urlencodeValue(v string) (string, error) {
 }
 
 // fatal reports an error the way curl does ("curl: (N) message"), unless
-// --silent is given without --show-error.
+// --silent is given without --show-error. During a transfer the message is
+// held back until --write-out has been printed, as curl prints it on exit.
 func (cc *curlCmd) fatal(code int, format string, a ...any) int {
-	if !cc.silent || cc.showError {
-		if cc.prog == "curl" {
-			fmt.Fprintf(cc.c.err, "curl: (%d) %s\n", code, fmt.Sprintf(format, a...))
-		} else {
-			fmt.Fprintf(cc.c.err, "%s: %s\n", cc.prog, fmt.Sprintf(format, a...))
-		}
+	if cc.silent && !cc.showError {
+		return code
+	}
+	msg := fmt.Sprintf("%s: %s\n", cc.prog, fmt.Sprintf(format, a...))
+	if cc.prog == "curl" {
+		msg = fmt.Sprintf("curl: (%d) %s\n", code, fmt.Sprintf(format, a...))
+	}
+	if cc.inTransfer {
+		cc.pending = msg
+	} else {
+		io.WriteString(cc.c.err, msg)
 	}
 	return code
 }

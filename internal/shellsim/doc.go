@@ -25,14 +25,16 @@
 // the script with its status unless it is a condition (if, elif, while,
 // until), a non-final part of an && / || list, or negated with "!" — so
 // `false && echo x` does not stop the script, exactly as in GitLab.
-// `set +e` and `set +o pipefail` are honoured. A line with a syntax error
+// `set +e` and `set +o pipefail` are honoured; command substitutions do not
+// inherit -e, as in bash. A line with a syntax error
 // stops the script with status 2 and a message in the trace.
 //
 // # Language
 //
 // Words with '...', "...", backslash escapes and line continuations; $VAR,
 // ${VAR}, ${#VAR}, ${VAR:-w} ${VAR-w} ${VAR:=w} ${VAR:+w} ${VAR:?w},
-// ${VAR#p} ${VAR##p} ${VAR%p} ${VAR%%p}, $?, $(...) and `...`; field
+// ${VAR#p} ${VAR##p} ${VAR%p} ${VAR%%p}, $?, $(...) and `...`, integer
+// arithmetic $((...)) without assignments; NAME=value and NAME+=value; field
 // splitting of unquoted expansions on blanks; pathname expansion (*, ?,
 // [...]) inside the workspace; "#" comments. Lists with ";", newlines, "&&",
 // "||", "!" and pipelines "|"; if/elif/else/fi, for/in/do/done,
@@ -45,16 +47,26 @@
 // output of a stage (up to 16 MiB) becoming the input of the next; this is
 // indistinguishable from concurrent stages for the builtins here.
 //
+// A path that leads out of the workspace — "..", an absolute path
+// elsewhere, a symbolic link — is an error with a message ("path is outside
+// the job's workspace"), never a silent "no such file"; test and [ report it
+// with status 2, other commands with their usual error status.
+//
 // Builtins: echo, printf, true, false, :, exit, sleep, export, readonly,
 // unset, set, env, printenv, eval, test and [, cd, pwd, mkdir, touch, cat,
 // rm, ls, cp, mv, chmod, grep, wc, head, tail, tee, basename, dirname, unzip,
 // zip, curl and wget. curl performs real HTTP requests through
-// [Options.HTTPClient] with the options GitLab's documentation uses (see
-// builtinCurl); its exit statuses and messages are curl's.
+// [Options.HTTPClient] with the options GitLab's documentation and CI
+// scripts use (-X, -F, -H, -d, --data-raw, --data-binary, --data-urlencode,
+// --json, -G, -T, -u, -f, --fail-with-body, -L, -o, -O, --create-dirs, -s,
+// -S, -w, -m, -k, -i, -I; short options combine, as in -fsSL); its exit
+// statuses and messages are curl's. A simulated
+// command's line shows its words as written, before expansion, so that
+// variables holding tokens do not end up in the trace.
 //
 // # Not supported
 //
-// Arithmetic $((...)), case, functions, arrays, background jobs (&),
+// case, functions, arrays, (( )) commands, background jobs (&),
 // here-strings, brace expansion {a,b}, tilde expansion, ${VAR/x/y} and
 // substring forms, positional parameters ($1, "$@": always empty), custom
 // IFS, and curl URL globbing. Unsupported syntax is a syntax error (status

@@ -229,6 +229,9 @@ func (sh *shell) execSimple(c *simpleCmd, fds stdio, cond bool) (int, error) {
 			if err != nil {
 				return sh.shellFailure(err, fds)
 			}
+			if a.appendTo {
+				v = sh.vars[a.name] + v
+			}
 			if err := sh.setVar(a.name, v); err != nil {
 				return sh.shellFailure(err, fds)
 			}
@@ -308,6 +311,9 @@ func (sh *shell) tempAssign(assigns []assign, x *expander) (func(), error) {
 		}
 		old, set := sh.vars[a.name]
 		undo = append(undo, saved{name: a.name, val: old, set: set, exp: sh.exported[a.name]})
+		if a.appendTo {
+			v = old + v
+		}
 		if err := sh.setVar(a.name, v); err != nil {
 			restore()
 			return nil, err

@@ -416,6 +416,8 @@ func (sh *shell) commandSubst(l *list, errw io.Writer) (string, error) {
 		return "", &shellError{msg: "command substitutions nested too deeply"}
 	}
 	sub := sh.subshell()
+	// bash (outside POSIX mode) clears -e in command substitutions.
+	sub.errexit = false
 	buf := &cappedBuffer{limit: maxSubstBytes}
 	st, err := sub.execList(l, stdio{in: strings.NewReader(""), out: buf, err: errw}, false)
 	var ex *exitStatus

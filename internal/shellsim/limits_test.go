@@ -103,6 +103,10 @@ func TestExpansionLimits(t *testing.T) {
 	trace, code = run(t, Options{}, `printf '%999999999d' 1`)
 	require.Equal(t, 1, code)
 	require.Contains(t, trace, "too large")
+
+	trace, code = run(t, Options{MaxOutput: 1 << 10}, `F='%60000d'; F=$F$F$F$F$F$F$F$F; F=$F$F$F$F$F$F$F$F; printf "$F" > /dev/null`)
+	require.Equal(t, 1, code)
+	require.Contains(t, trace, "printf: output too large")
 }
 
 func TestInvalidOptions(t *testing.T) {

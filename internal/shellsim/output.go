@@ -44,6 +44,14 @@ func (t *traceWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// room is how many more bytes the trace takes before truncating.
+func (t *traceWriter) room() int64 {
+	if t.truncated {
+		return 0
+	}
+	return t.limit - t.n
+}
+
 func (t *traceWriter) write(p []byte) {
 	if len(p) == 0 || t.err != nil {
 		return

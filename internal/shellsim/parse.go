@@ -332,6 +332,11 @@ func (p *parser) testCmd() *testCmd {
 			} else {
 				c.items = append(c.items, testItem{word: p.tok.word})
 			}
+			if s, ok := p.tok.word.literal(); ok && s == "=~" {
+				// The regular expression is one word in which ( ) | < >
+				// are ordinary characters, as in bash.
+				c.items = append(c.items, testItem{word: p.regexWord()})
+			}
 		case tAnd:
 			c.items = append(c.items, testItem{op: "&&"})
 		case tOr:
@@ -352,6 +357,53 @@ func (p *parser) testCmd() *testCmd {
 		}
 		p.next()
 	}
+}
+
+// regexWord reads the right-hand side of =~ in [[ ]]; p.pos is just after
+// the "=~" token. It ends at a blank outside parentheses.
+func (p *parser) regexWord() *word {
+	p.skipBlanks()
+	start := p.pos
+	depth := 0
+	var parts []wordPart
+loop:
+	for p.pos < len(p.src) {
+		c := p.src[p.pos]
+		switch {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ';':
+			if depth == 0 {
+				break loop
+			}
+			parts = appendLit(parts, string(c), false)
+			p.pos++
+		case c == '&' && depth == 0 && p.peek(1) == '&':
+			break loop
+		case c == ')' && depth == 0:
+			break loop
+		case c == '\'':
+			parts = append(parts, p.lexSingle())
+		case c == '"':
+			parts = append(parts, p.lexDouble()...)
+		case c == '\\':
+			parts = p.lexEscape(parts, "", false)
+		case c == '$':
+			parts = append(parts, p.lexDollar(false))
+		case c == '`':
+			parts = append(parts, p.lexBacktick(false))
+		default:
+			if c == '(' {
+				depth++
+			} else if c == ')' {
+				depth--
+			}
+			parts = appendLit(parts, string(c), false)
+			p.pos++
+		}
+	}
+	if p.pos == start {
+		p.fail("syntax error: expected a regular expression after '=~'")
+	}
+	return &word{parts: parts, raw: p.src[start:p.pos]}
 }
 
 func (p *parser) simple() *simpleCmd {
@@ -425,7 +477,11 @@ func splitAssign(w *word) (assign, bool) {
 	}
 	first := w.parts[0].lit
 	eq := strings.IndexByte(first, '=')
-	if eq <= 0 || !validName(first[:eq]) {
+	if eq <= 0 {
+		return assign{}, false
+	}
+	name, appendTo := strings.CutSuffix(first[:eq], "+")
+	if !validName(name) {
 		return assign{}, false
 	}
 	value := &word{}
@@ -433,7 +489,7 @@ func splitAssign(w *word) (assign, bool) {
 		value.parts = append(value.parts, wordPart{kind: partLit, lit: rest})
 	}
 	value.parts = append(value.parts, w.parts[1:]...)
-	return assign{name: first[:eq], value: value}, true
+	return assign{name: name, value: value, appendTo: appendTo}, true
 }
 
 func validName(s string) bool {

@@ -90,7 +90,7 @@ func expandEscapes(s string, echoStyle bool) (out string, stop bool) {
 }
 
 // builtinPrintf implements printf FORMAT [ARGS...] with the conversions
-// %s %b %c %d %i %u %o %x %X %e %f %g and %%, flags, width and precision.
+// %s %b %q %c %d %i %u %o %x %X %e %f %g and %%, flags, width and precision.
 // The format is reused while arguments remain, as in sh.
 func builtinPrintf(c *call) (int, error) {
 	if len(c.args) == 0 {
@@ -179,6 +179,9 @@ func printfOnce(b *strings.Builder, format string, args *[]string) (used bool, w
 				return used, warn, fmt.Errorf("%s: width or precision too large", format[i:j+1])
 			}
 		}
+		if b.Len() > maxArgBytes {
+			return used, warn, fmt.Errorf("output too large")
+		}
 		verb := format[j]
 		i = j
 		spec := "%" + flags + width + prec
@@ -195,6 +198,9 @@ func printfOnce(b *strings.Builder, format string, args *[]string) (used bool, w
 			if stop {
 				return used, warn, nil
 			}
+		case 'q':
+			a, _ := next()
+			fmt.Fprintf(b, spec+"s", shellQuote(a))
 		case 'c':
 			a, _ := next()
 			if r, n := utf8.DecodeRuneInString(a); n > 0 {

@@ -80,7 +80,12 @@ func Run(ctx context.Context, lines []string, opts Options) (exitCode int, err e
 	defer ws.close()
 	sh := newShell(ctx, opts, ws)
 	if opts.HTTPClient == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
+		// A transport of the run's own, so that its connections do not
+		// outlive it.
+		tr := &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}
+		if def, ok := http.DefaultTransport.(*http.Transport); ok {
+			tr = def.Clone()
+		}
 		sh.client = &http.Client{Timeout: DefaultHTTPTimeout, Transport: tr}
 		defer tr.CloseIdleConnections()
 	}
@@ -113,8 +118,7 @@ func newShell(ctx context.Context, opts Options, ws *workspace) *shell {
 		sh.exported[k] = true
 		sh.varBytes += len(k) + len(v)
 	}
-	sh.vars["PWD"] = ws.dir
-	sh.exported["PWD"] = true
+	_ = sh.setVar("PWD", ws.dir)
 	return sh
 }
 

@@ -52,6 +52,15 @@ func TestExpansionAndQuoting(t *testing.T) {
 		{"head tail", `printf '1\n2\n3\n4\n' | head -n 2; printf '1\n2\n3\n' | tail -1`, "1\n2\n3\n"},
 		{"$? across commands", `true; echo $?`, "0\n"},
 		{"special parameters", `echo "$#[$1][$@]"`, "0[][]\n"},
+		{"arithmetic", `X=4; echo $((1+2*3)) $(( (1+2)*3 )) $((7/2)) $((-7%3)) $((2**10)) $((X<<2)) $((0x10+010)) $(( X > 3 ? 10 : 20 )) $((!0 && ~0))`, "7 9 3 -1 1024 16 24 10 1\n"},
+		{"arithmetic counter", `N=0; while [ $N -lt 3 ]; do N=$((N+1)); done; echo $N $(( $(echo 3) + N ))`, "3 6\n"},
+		{"append assignment", `X=a; X+=b; X+="$X"; echo $X`, "abab\n"},
+		{"substitutions do not inherit set -e", `F=$(false; echo after); echo "[$F]"`, "[after]\n"},
+		{"grep -o", `echo v1.2.3 | grep -o '[0-9.]*'`, "1.2.3\n"},
+		{"basic regular expressions", `echo 'x+y' | grep 'x+y'; echo 'ab' | grep 'a\(b\)'; echo xxy | grep -E 'x+y'`, "x+y\nab\nxxy\n"},
+		{"head -c", `echo hello | head -c 2; echo`, "he\n"},
+		{"printf %q", `printf '%q\n' "it's"`, "'it'\\''s'\n"},
+		{"wc columns", `printf 'a b\n' > f; wc f; wc -l < f; cat f | wc`, "1 2 4 f\n1\n      1       2       4\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,6 +111,7 @@ func TestControlFlow(t *testing.T) {
 		{"group", []string{`{ echo a; echo b; } | wc -l`}, "2\n", 0},
 		{"simulated command", []string{`npm ci && npm test`}, "[simulated] npm ci\n[simulated] npm test\n", 0},
 		{"simulated shows words as written", []string{`docker login -p "$SECRET" registry`}, "[simulated] docker login -p \"$SECRET\" registry\n", 0},
+		{"arithmetic errors fail the command", []string{`echo $((1/0))`, `echo never`}, "shellsim: 1/0: division by 0\n", 1},
 		{"bad substitution is fatal", []string{`echo ${UNDEFINED:?must be set}`, `echo never`}, "shellsim: UNDEFINED: must be set\n", 1},
 		{"break outside a loop", []string{`break`, `echo ok`}, "ok\n", 0},
 	}
@@ -162,6 +172,10 @@ func TestTests(t *testing.T) {
 		{`[[ ( -f file.txt || -f nothing ) && -d dir ]]`, 0},
 		{`[[ 10 -gt 9 ]]`, 0},
 		{`[[ $SPACED == "a b" ]]`, 0},
+		{`[[ x =~ ^(x|y)$ ]]`, 0},
+		{`[[ a.b =~ a\.b ]]`, 0},
+		{`[[ axb =~ a\.b ]]`, 1},
+		{`[[ $FOO =~ [ ]]`, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
@@ -187,7 +201,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{`fi`, "unexpected token 'fi'"},
 		{`echo a &`, "background jobs"},
 		{`case x in esac`, "'case' is not supported"},
-		{`echo $((1+2))`, "arithmetic expansion"},
+		{`echo $((1+2)`, "missing '))'"},
 		{`f() { echo; }`, "function definitions are not supported"},
 		{`A=(1 2)`, "arrays are not supported"},
 		{`echo ${X/a/b}`, "bad substitution"},

@@ -3,6 +3,7 @@ package shellsim
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -38,14 +39,14 @@ func scanLines(data []byte, atEOF bool) (int, []byte, error) {
 	return 0, nil, nil
 }
 
-// builtinGrep supports grep [-qvicnlxwFEsH] [-e PATTERN] PATTERN [FILE...].
+// builtinGrep supports grep [-qvicnloxwFEsH] [-e PATTERN] PATTERN [FILE...].
 // Basic regular expressions are translated to Go's syntax; Go's engine runs
 // in linear time, so hostile patterns cannot stall the run.
 func builtinGrep(c *call) (int, error) {
-	opts, args, err := getopt(c.args, "qvicnlxwFEsHhrR", "e", map[string]byte{
+	opts, args, err := getopt(c.args, "qvicnloxwFEsHhrR", "e", map[string]byte{
 		"quiet": 'q', "silent": 'q', "invert-match": 'v', "ignore-case": 'i', "count": 'c',
 		"line-number": 'n', "files-with-matches": 'l', "line-regexp": 'x', "word-regexp": 'w',
-		"fixed-strings": 'F', "extended-regexp": 'E', "no-messages": 's', "regexp": 'e',
+		"fixed-strings": 'F', "extended-regexp": 'E', "no-messages": 's', "regexp": 'e', "only-matching": 'o',
 	})
 	if err != nil {
 		return c.fail(2, "%s", err), nil
@@ -107,7 +108,15 @@ func builtinGrep(c *call) (int, error) {
 				if has(opts, "n") {
 					prefix += strconv.Itoa(n) + ":"
 				}
-				fmt.Fprintf(c.out, "%s%s\n", prefix, line)
+				if has(opts, "o") && !invert {
+					for _, m := range re.FindAllString(line, -1) {
+						if m != "" { // grep -o never prints empty matches
+							fmt.Fprintf(c.out, "%s%s\n", prefix, m)
+						}
+					}
+				} else {
+					fmt.Fprintf(c.out, "%s%s\n", prefix, line)
+				}
 			}
 			return true
 		})
@@ -175,27 +184,13 @@ func builtinWc(c *call) (int, error) {
 		args = []string{"-"}
 	}
 	st := 0
-	var total [4]int64
-	report := func(counts [4]int64, name string) {
-		var fields []string
-		for i, f := range "lwmc" {
-			if _, ok := opts[byte(f)]; ok {
-				fields = append(fields, strconv.FormatInt(counts[i], 10))
-			}
-		}
-		if stdin && len(fields) == 1 {
-			fmt.Fprintln(c.out, fields[0])
-			return
-		}
-		for i, f := range fields {
-			fields[i] = fmt.Sprintf("%7s", f)
-		}
-		line := strings.Join(fields, " ")
-		if !stdin {
-			line += " " + name
-		}
-		fmt.Fprintln(c.out, line)
+	type row struct {
+		counts [4]int64 // lines, words, characters, bytes
+		name   string
 	}
+	var rows []row
+	var total row
+	total.name = "total"
 	for _, a := range args {
 		r, done, ok := c.input(a)
 		if !ok {
@@ -225,30 +220,56 @@ func builtinWc(c *call) (int, error) {
 		if err := c.sh.ctx.Err(); err != nil {
 			return 1, err
 		}
-		for i := range total {
-			total[i] += counts[i]
+		for i := range total.counts {
+			total.counts[i] += counts[i]
 		}
-		report(counts, a)
+		rows = append(rows, row{counts, a})
 	}
-	if len(args) > 1 {
-		report(total, "total")
+	if len(rows) > 1 {
+		rows = append(rows, total)
+	}
+	// Column widths as GNU wc: the digits of the total size for files,
+	// 7 for standard input unless a single number is printed.
+	var fields []int
+	for i, f := range "lwmc" {
+		if _, ok := opts[byte(f)]; ok {
+			fields = append(fields, i)
+		}
+	}
+	width := len(strconv.FormatInt(total.counts[3], 10))
+	if stdin {
+		width = 1
+		if len(fields) > 1 {
+			width = 7
+		}
+	}
+	for _, r := range rows {
+		var parts []string
+		for _, i := range fields {
+			parts = append(parts, fmt.Sprintf("%*d", width, r.counts[i]))
+		}
+		if !stdin {
+			parts = append(parts, r.name)
+		}
+		fmt.Fprintln(c.out, strings.Join(parts, " "))
 	}
 	return st, nil
 }
 
-// builtinHeadTail implements head and tail with -n N, -N and (tail) -n +N.
+// builtinHeadTail implements head and tail with -n N, -N, -c N and (tail)
+// -n +N.
 func builtinHeadTail(c *call) (int, error) {
-	n, from := 10, false
+	n, from, bytesMode := 10, false, false
 	var args []string
 	for i := 0; i < len(c.args); i++ {
 		a := c.args[i]
 		spec := ""
 		switch {
-		case a == "-n" && i+1 < len(c.args):
-			spec = c.args[i+1]
+		case (a == "-n" || a == "-c") && i+1 < len(c.args):
+			spec, bytesMode = c.args[i+1], a == "-c"
 			i++
-		case strings.HasPrefix(a, "-n"):
-			spec = a[2:]
+		case strings.HasPrefix(a, "-n") || strings.HasPrefix(a, "-c"):
+			spec, bytesMode = a[2:], a[1] == 'c'
 		case a == "-f" || a == "-F" || a == "-q":
 			continue
 		case len(a) > 1 && a[0] == '-' && isDigit(a[1]):
@@ -282,30 +303,11 @@ func builtinHeadTail(c *call) (int, error) {
 			}
 			fmt.Fprintf(c.out, "==> %s <==\n", a)
 		}
-		var ring []string
-		k := 0
-		err := eachLine(r, func(line string) bool {
-			k++
-			switch {
-			case c.name == "head":
-				if k > n {
-					return false
-				}
-				fmt.Fprintln(c.out, line)
-			case from:
-				if k >= n {
-					fmt.Fprintln(c.out, line)
-				}
-			default:
-				ring = append(ring, line)
-				if len(ring) > n {
-					ring = ring[1:]
-				}
-			}
-			return true
-		})
-		for _, line := range ring {
-			fmt.Fprintln(c.out, line)
+		var err error
+		if bytesMode {
+			err = c.headTailBytes(r, n, from)
+		} else {
+			err = c.headTailLines(r, n, from)
 		}
 		done()
 		if err != nil {
@@ -316,6 +318,57 @@ func builtinHeadTail(c *call) (int, error) {
 		}
 	}
 	return st, nil
+}
+
+func (c *call) headTailLines(r io.Reader, n int, from bool) error {
+	var ring []string
+	k := 0
+	err := eachLine(r, func(line string) bool {
+		k++
+		switch {
+		case c.name == "head":
+			if k > n {
+				return false
+			}
+			fmt.Fprintln(c.out, line)
+		case from:
+			if k >= n {
+				fmt.Fprintln(c.out, line)
+			}
+		default:
+			ring = append(ring, line)
+			if len(ring) > n {
+				ring = ring[1:]
+			}
+		}
+		return true
+	})
+	for _, line := range ring {
+		fmt.Fprintln(c.out, line)
+	}
+	return err
+}
+
+func (c *call) headTailBytes(r io.Reader, n int, from bool) error {
+	if c.name == "head" {
+		_, err := io.CopyN(c.out, r, int64(n))
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+		return err
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxPipeBytes))
+	if err != nil {
+		return err
+	}
+	switch {
+	case from:
+		b = b[min(max(n-1, 0), len(b)):]
+	case n < len(b):
+		b = b[len(b)-n:]
+	}
+	_, err = c.out.Write(b)
+	return err
 }
 
 func builtinTee(c *call) (int, error) {

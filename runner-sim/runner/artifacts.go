@@ -58,6 +58,12 @@ func artifactsWanted(when, outcome string) bool {
 // GitLab Runner's lines to the trace. A path that matches nothing is a
 // warning, not a failure, as in GitLab.
 func (r *Runner) uploadArtifacts(ctx context.Context, p event.JobPayload, dir, outcome string, env map[string]string, trace io.Writer, log *slog.Logger) artifactsUpload {
+	return r.uploadArtifactsCapped(ctx, p, dir, outcome, env, trace, log, broker.MaxArtifactsSize)
+}
+
+// uploadArtifactsCapped is uploadArtifacts with archives capped at max
+// bytes.
+func (r *Runner) uploadArtifactsCapped(ctx context.Context, p event.JobPayload, dir, outcome string, env map[string]string, trace io.Writer, log *slog.Logger, max int64) artifactsUpload {
 	a := p.Artifacts
 	if a == nil || len(a.Paths) == 0 || !artifactsWanted(a.When, outcome) {
 		return artifactsUpload{}
@@ -81,11 +87,15 @@ func (r *Runner) uploadArtifacts(ctx context.Context, p event.JobPayload, dir, o
 	// The archive is built next to the workspace, never inside it.
 	zipPath := filepath.Join(r.cfg.WorkDir, "job-"+strconv.FormatInt(p.JobID, 10)+"-artifacts.zip")
 	defer os.Remove(zipPath)
-	size, err := writeArtifactsZip(dir, files, zipPath, broker.MaxArtifactsSize)
+	size, err := writeArtifactsZip(dir, files, zipPath, max)
 	id := strconv.FormatInt(p.JobID, 10)
 	if errors.Is(err, errArtifactsTooLarge) {
 		fmt.Fprintf(trace, "ERROR: Uploading artifacts as \"archive\" to coordinator... too large archive  id=%s responseStatus=413 Request Entity Too Large status=413\n", id)
-		fmt.Fprintf(trace, "FATAL: too large: the archive is larger than %d MiB\n", broker.MaxArtifactsSize>>20)
+		limit := fmt.Sprintf("%d bytes", max)
+		if max%(1<<20) == 0 {
+			limit = fmt.Sprintf("%d MiB", max>>20)
+		}
+		fmt.Fprintf(trace, "FATAL: too large: the archive is larger than %s\n", limit)
 		return artifactsUpload{FailureReason: "script_failure"}
 	}
 	if err != nil {
