@@ -270,3 +270,46 @@ func TestManyPipelinesTwoRunnersTwoDispatchers(t *testing.T) {
 	require.NoError(t, s.DB.QueryRow(context.Background(), `SELECT count(DISTINCT runner) FROM jobs WHERE project_id = $1`, p.ID).Scan(&runners))
 	require.Equal(t, 2, runners, "both runners took jobs")
 }
+
+// TestPlayManualAndRetryJob: a manual job waits without blocking; playing
+// it runs it; retrying a job runs a new attempt of it.
+func TestPlayManualAndRetryJob(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, stackOpts{Runners: 1})
+	owner := s.createUser(t, "play")
+	p := s.createProject(t, owner, "build:\n  stage: build\n  script: [echo built]\ndeploy:\n  stage: deploy\n  when: manual\n  script: [echo deployed]\n")
+	tok := s.createTrigger(t, owner.Token, p.ID, "play").Token
+	created := decode[pipelineJSON](t, s.triggerPipeline(t, p.ID, tok, "master", nil, nil), http.StatusCreated)
+	pl := s.waitPipeline(t, owner.Token, p.ID, created.ID)
+	require.Equal(t, "success", pl.Status, "a manual job with allow_failure does not hold the pipeline")
+	var deployID, buildID int64
+	for _, j := range s.pipelineJobs(t, owner.Token, p.ID, created.ID) {
+		switch j.Name {
+		case "deploy":
+			deployID = j.ID
+			require.Equal(t, "manual", j.Status)
+		case "build":
+			buildID = j.ID
+		}
+	}
+	r := s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/jobs/%d/play", p.ID, buildID), owner.Token, url.Values{})
+	require.Equal(t, http.StatusBadRequest, r.Status)
+	require.JSONEq(t, `{"message":"400 Bad request - Unplayable Job"}`, r.Text())
+
+	r = s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/jobs/%d/play", p.ID, deployID), owner.Token, url.Values{})
+	require.Equal(t, http.StatusOK, r.Status, r.Text())
+	eventually(t, 30*time.Second, "the played job to succeed", func() bool {
+		d := decode[jobDetail](t, s.get(t, fmt.Sprintf("/projects/%d/jobs/%d", p.ID, deployID), owner.Token), http.StatusOK)
+		return d.Status == "success"
+	})
+	require.Contains(t, s.trace(t, owner.Token, p.ID, deployID), "deployed")
+
+	r = s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/jobs/%d/retry", p.ID, buildID), owner.Token, url.Values{})
+	require.Equal(t, http.StatusCreated, r.Status, r.Text())
+	retried := decode[jobDetail](t, r, http.StatusCreated)
+	require.NotEqual(t, buildID, retried.ID)
+	eventually(t, 30*time.Second, "the new attempt to succeed", func() bool {
+		d := decode[jobDetail](t, s.get(t, fmt.Sprintf("/projects/%d/jobs/%d", p.ID, retried.ID), owner.Token), http.StatusOK)
+		return d.Status == "success"
+	})
+}
