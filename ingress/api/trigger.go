@@ -218,37 +218,24 @@ func (s *Server) authenticateTrigger(ctx context.Context, project store.Project,
 // authenticateJobToken admits a CI job token while its job runs, into its own
 // project or a project whose inbound allowlist names the job's project.
 func (s *Server) authenticateJobToken(ctx context.Context, project store.Project, digest []byte, ev *event.TriggerRequested) error {
-	job, err := s.q.JobByTokenDigest(ctx, digest)
+	job, err := s.runningJobOfToken(ctx, digest)
 	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound
 	}
 	if err != nil {
 		return err
 	}
-	if job.Status != "running" {
-		return messageError(http.StatusUnauthorized, "Job is not running")
+	ok, err := s.jobTokenReaches(ctx, job, project.ID)
+	if err != nil {
+		return err
 	}
-	if job.ProjectID != project.ID {
-		ok, err := s.q.AllowlistContains(ctx, project.ID, job.ProjectID)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return errNotFound
-		}
+	if !ok {
+		return errNotFound
 	}
-	if job.UserID != nil {
-		level, err := s.q.AccessLevel(ctx, *job.UserID, project.ID)
-		if err != nil {
-			return err
-		}
-		u, err := s.q.UserByID(ctx, *job.UserID)
-		if err != nil {
-			return err
-		}
-		if level < store.Developer && !u.IsAdmin {
-			return errNotFound
-		}
+	if level, signedIn, err := s.jobTokenUserLevel(ctx, job, project.ID); err != nil {
+		return err
+	} else if signedIn && level < store.Developer {
+		return errNotFound
 	}
 	ev.Source = "pipeline"
 	ev.UpstreamJobID = job.ID

@@ -127,22 +127,9 @@ func (q *Queries) HierarchySize(ctx context.Context, rootID int64) (int, error) 
 // pipelines, nearest first, at most limit of them: the pipelines a
 // downstream's change may have moved.
 func (q *Queries) PipelineAndAncestors(ctx context.Context, pipelineID int64, limit int) ([]int64, error) {
-	rows, err := q.db.Query(ctx, `WITH RECURSIVE up (id, upstream, n) AS (
+	return collectColumn[int64](q.db.Query(ctx, `WITH RECURSIVE up (id, upstream, n) AS (
 			SELECT id, upstream_pipeline_id, 1 FROM pipelines WHERE id = $1
 			UNION ALL
 			SELECT p.id, p.upstream_pipeline_id, up.n + 1 FROM pipelines p JOIN up ON p.id = up.upstream WHERE up.n < $2)
-		SELECT id FROM up ORDER BY n`, pipelineID, limit)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, mapErr(err)
-		}
-		out = append(out, id)
-	}
-	return out, mapErr(rows.Err())
+		SELECT id FROM up ORDER BY n`, pipelineID, limit))
 }

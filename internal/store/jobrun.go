@@ -166,51 +166,23 @@ func (q *Queries) RetryJobs(ctx context.Context, ids []int64) ([]int64, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := q.db.Query(ctx, `WITH old AS (
+	return collectColumn[int64](q.db.Query(ctx, `WITH old AS (
 			UPDATE jobs SET retried = true, updated_at = now() WHERE id = ANY($1) AND NOT retried RETURNING *),
 		ins AS (
 			INSERT INTO jobs (pipeline_id, project_id, kind, name, stage, stage_idx, status, when_, allow_failure, spec, user_id)
 			SELECT pipeline_id, project_id, kind, name, stage, stage_idx, 'created', when_, allow_failure, spec, user_id
 			FROM old ORDER BY array_position($1, old.id) RETURNING id)
-		SELECT id FROM ins ORDER BY id`, ids)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, mapErr(err)
-		}
-		out = append(out, id)
-	}
-	return out, mapErr(rows.Err())
+		SELECT id FROM ins ORDER BY id`, ids))
 }
 
 // FailStuckJobs fails running jobs whose runner has not been heard of since
 // before cutoff (runners send a heartbeat with their log), and returns the
 // pipelines to re-process.
 func (q *Queries) FailStuckJobs(ctx context.Context, cutoff time.Time) ([]int64, error) {
-	rows, err := q.db.Query(ctx, `UPDATE jobs SET status = 'failed', failure_reason = 'stuck_or_timeout_failure',
-			finished_at = now(), updated_at = now(),
-			trace = trace || E'\nERROR: Job failed: the runner stopped answering (stuck_or_timeout_failure)\n'
-		WHERE status = 'running' AND updated_at < $1 RETURNING pipeline_id`, cutoff)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	seen := map[int64]bool{}
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, mapErr(err)
-		}
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out, mapErr(rows.Err())
+	return collectColumn[int64](q.db.Query(ctx, `WITH failed AS (
+			UPDATE jobs SET status = 'failed', failure_reason = 'stuck_or_timeout_failure',
+				finished_at = now(), updated_at = now(),
+				trace = trace || E'\nERROR: Job failed: the runner stopped answering (stuck_or_timeout_failure)\n'
+			WHERE status = 'running' AND updated_at < $1 RETURNING pipeline_id)
+		SELECT DISTINCT pipeline_id FROM failed`, cutoff))
 }

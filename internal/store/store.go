@@ -145,6 +145,15 @@ func collectOne[T any](rows pgx.Rows, err error) (T, error) {
 	return v, mapErr(err)
 }
 
+// collectColumn scans the single column of every row.
+func collectColumn[T any](rows pgx.Rows, err error) ([]T, error) {
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	v, err := pgx.CollectRows(rows, pgx.RowTo[T])
+	return v, mapErr(err)
+}
+
 // collectAll scans every row of rows into T by column name.
 func collectAll[T any](rows pgx.Rows, err error) ([]T, error) {
 	if err != nil {
