@@ -313,3 +313,25 @@ func TestPlayManualAndRetryJob(t *testing.T) {
 		return d.Status == "success"
 	})
 }
+
+// TestAllowedFailureIsSuccessWithWarnings: a pipeline whose only failure is
+// an allow_failure job succeeds, shown as "passed with warnings".
+func TestAllowedFailureIsSuccessWithWarnings(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, stackOpts{Runners: 1})
+	owner := s.createUser(t, "warn")
+	p := s.createProject(t, owner, "flaky:\n  stage: test\n  allow_failure: true\n  script: [exit 1]\nship:\n  stage: deploy\n  script: [echo shipped]\n")
+	tok := s.createTrigger(t, owner.Token, p.ID, "warn").Token
+	created := decode[pipelineJSON](t, s.triggerPipeline(t, p.ID, tok, "master", nil, nil), http.StatusCreated)
+	pl := s.waitPipeline(t, owner.Token, p.ID, created.ID)
+	require.Equal(t, "success", pl.Status)
+	full := decode[struct {
+		DetailedStatus struct {
+			Group string `json:"group"`
+			Label string `json:"label"`
+		} `json:"detailed_status"`
+	}](t, s.get(t, fmt.Sprintf("/projects/%d/pipelines/%d", p.ID, created.ID), owner.Token), http.StatusOK)
+	require.Equal(t, "success-with-warnings", full.DetailedStatus.Group)
+	require.Equal(t, "passed with warnings", full.DetailedStatus.Label)
+	require.Equal(t, map[string]string{"flaky": "failed", "ship": "success"}, jobStatuses(s.pipelineJobs(t, owner.Token, p.ID, created.ID)))
+}

@@ -60,8 +60,19 @@ func NewPipeline(base string, p store.Pipeline) Pipeline {
 		User:      userBasicPtr(base, p.UserID, p.UserUsername, p.UserName, p.UserState),
 		StartedAt: TimePtr(p.StartedAt), FinishedAt: TimePtr(p.FinishedAt), CommittedAt: TimePtr(p.CommittedAt),
 		Duration: p.Duration, QueuedDuration: p.QueuedDuration, Coverage: p.Coverage,
-		DetailedStatus: NewDetailedStatus(p.Status, path),
+		DetailedStatus: pipelineDetailedStatus(p, path),
 	}
+}
+
+// pipelineDetailedStatus is a pipeline's detailed status: a success with
+// failed allow_failure jobs is "passed with warnings", as in GitLab.
+func pipelineDetailedStatus(p store.Pipeline, path string) DetailedStatus {
+	ds := NewDetailedStatus(p.Status, path)
+	if p.Status == "success" && p.Warnings {
+		ds.Icon, ds.Text, ds.Label, ds.Group, ds.Tooltip = "status_warning", "warning", "passed with warnings", "success-with-warnings", "passed with warnings"
+		ds.Favicon = "/assets/ci_favicons/favicon_status_success.png"
+	}
+	return ds
 }
 
 // NewPipelineBasic renders a pipeline for a list.

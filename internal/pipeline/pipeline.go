@@ -126,10 +126,10 @@ func process(ctx context.Context, q *store.Queries, pipelineID int64) (string, e
 	if err := q.SetJobStatuses(ctx, ids, statuses); err != nil {
 		return "", fmt.Errorf("release jobs: %w", err)
 	}
-	status, _ := pipestate.Status(jobs)
+	status, warnings := pipestate.Status(jobs)
 	finished := pipestate.Finished(status)
 	running := status == "running"
-	if err := q.SetPipelineStatus(ctx, pipelineID, status, running, finished); err != nil {
+	if err := q.SetPipelineStatus(ctx, pipelineID, status, warnings, running, finished); err != nil {
 		return "", fmt.Errorf("pipeline status: %w", err)
 	}
 	return status, nil

@@ -61,14 +61,14 @@ func (q *Queries) SetJobStatuses(ctx context.Context, ids []int64, statuses []st
 
 // SetPipelineStatus records a pipeline's composed status with its timing:
 // started_at when it first runs, finished_at and duration when it ends.
-func (q *Queries) SetPipelineStatus(ctx context.Context, id int64, status string, running, finished bool) error {
-	_, err := q.db.Exec(ctx, `UPDATE pipelines SET status = $2, updated_at = now(),
+func (q *Queries) SetPipelineStatus(ctx context.Context, id int64, status string, warnings, running, finished bool) error {
+	_, err := q.db.Exec(ctx, `UPDATE pipelines SET status = $2, warnings = $5, updated_at = now(),
 			started_at = CASE WHEN ($3 OR $4) AND started_at IS NULL THEN now() ELSE started_at END,
 			finished_at = CASE WHEN $4 THEN now() ELSE NULL END,
 			duration = CASE WHEN $4 THEN GREATEST(0, EXTRACT(EPOCH FROM now() - COALESCE(started_at, now())))::int ELSE NULL END,
 			queued_duration = CASE WHEN ($3 OR $4) AND queued_duration IS NULL
 				THEN GREATEST(0, EXTRACT(EPOCH FROM now() - created_at))::int ELSE queued_duration END
-		WHERE id = $1`, id, status, running, finished)
+		WHERE id = $1`, id, status, running, finished, warnings)
 	return mapErr(err)
 }
 

@@ -22,6 +22,7 @@ type Pipeline struct {
 	Ref                string          `db:"ref" json:"ref"`
 	Tag                bool            `db:"tag" json:"tag"`
 	Status             string          `db:"status" json:"status"`
+	Warnings           bool            `db:"warnings" json:"warnings,omitempty"`
 	Source             string          `db:"source" json:"source"`
 	YAMLErrors         *string         `db:"yaml_errors" json:"yaml_errors"`
 	FailureReason      *string         `db:"failure_reason" json:"failure_reason"`
@@ -45,7 +46,7 @@ type Pipeline struct {
 }
 
 const pipelineSelect = `SELECT pl.id, pl.iid, pl.project_id, p.path_with_namespace AS project_path, pl.event_id, pl.sha,
-	pl.before_sha, pl.ref, pl.tag, pl.status, pl.source, pl.yaml_errors, pl.failure_reason, pl.user_id,
+	pl.before_sha, pl.ref, pl.tag, pl.status, pl.warnings, pl.source, pl.yaml_errors, pl.failure_reason, pl.user_id,
 	u.username AS user_username, u.name AS user_name, u.state AS user_state, pl.trigger_id, pl.upstream_job_id,
 	pl.upstream_pipeline_id, pl.upstream_project_id, pl.inputs, pl.coverage, pl.created_at, pl.updated_at,
 	pl.started_at, pl.finished_at, pl.committed_at, pl.duration, pl.queued_duration
