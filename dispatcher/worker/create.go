@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -25,6 +26,9 @@ const (
 	msgNoJobs           = "Pipeline will not run for the selected trigger. The rules configuration prevented any jobs from being added to the pipeline."
 	msgWorkflowFiltered = "Pipeline filtered out by workflow rules."
 	msgJobNotRunning    = "Job is not running"
+	// Why a schedule created nothing.
+	msgScheduleNoOwner       = "403 Forbidden - The pipeline schedule has no owner; take ownership to run it"
+	msgScheduleOwnerNoAccess = "403 Forbidden - The owner of the pipeline schedule cannot run pipelines in this project"
 )
 
 // creator decides trigger events. It caches parsed CI configs by their git
@@ -92,6 +96,20 @@ type rejection struct {
 	refNotFound bool
 }
 
+// reason is the rejection's message as one line of text, for a schedule's
+// last_error.
+func (r *rejection) reason() string {
+	switch b := r.body.(type) {
+	case map[string]string:
+		return b["message"]
+	case map[string]any:
+		if m, ok := b["message"].(map[string][]string); ok && len(m["base"]) > 0 {
+			return m["base"][0]
+		}
+	}
+	return http.StatusText(r.status)
+}
+
 func rejectBase(status int, msg string) *rejection {
 	return &rejection{status: status, body: map[string]any{"message": map[string][]string{"base": {msg}}}}
 }
@@ -125,6 +143,16 @@ func (c *creator) process(ctx context.Context, q *store.Queries, ev *event.Trigg
 	np, rej, err := c.plan(ctx, q, ev)
 	if err != nil {
 		return result{}, err
+	}
+	if ev.ScheduleID != 0 {
+		// A schedule shows why its last run created nothing.
+		reason := ""
+		if rej != nil {
+			reason = rej.reason()
+		}
+		if err := q.SetScheduleError(ctx, ev.ScheduleID, reason); err != nil {
+			return result{}, fmt.Errorf("record schedule outcome: %w", err)
+		}
 	}
 	if rej != nil {
 		return reject(ctx, q, ev, rej)
@@ -267,6 +295,38 @@ func (c *creator) plan(ctx context.Context, q *store.Queries, ev *event.TriggerR
 			}
 			user = &u
 		}
+	case "schedule":
+		sched, vars, err := q.ScheduleForRun(ctx, project.ID, ev.ScheduleID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, notFound, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		np.ScheduleID = &sched.ID
+		np.Ref = strings.TrimPrefix(strings.TrimPrefix(sched.Ref, "refs/heads/"), "refs/tags/")
+		np.Variables = vars
+		if sched.OwnerID == nil {
+			return nil, rejectMessage(http.StatusForbidden, msgScheduleNoOwner), nil
+		}
+		u, err := q.UserByID(ctx, *sched.OwnerID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, nil, err
+		}
+		level := store.NoAccess
+		if err == nil && u.State == "active" {
+			if u.IsAdmin {
+				level = store.Owner
+			} else if level, err = q.AccessLevel(ctx, u.ID, project.ID); err != nil {
+				return nil, nil, err
+			}
+		}
+		// The owner must still be able to run pipelines here, as GitLab
+		// requires; a schedule whose owner left creates nothing.
+		if level < store.Developer {
+			return nil, rejectMessage(http.StatusForbidden, msgScheduleOwnerNoAccess), nil
+		}
+		user = &u
 	default:
 		return nil, rejectMessage(http.StatusBadRequest, "400 Bad request - unknown pipeline source"), nil
 	}
@@ -314,8 +374,10 @@ func (c *creator) build(ctx context.Context, q *store.Queries, project store.Pro
 	if err != nil {
 		return failedPipeline(np, err)
 	}
-	vars := make(map[string]string, len(ev.Variables))
-	for _, v := range ev.Variables {
+	// The pipeline's own variables (the trigger's, a schedule's, a
+	// bridge's forwarded ones) are what rules see with top precedence.
+	vars := make(map[string]string, len(np.Variables))
+	for _, v := range np.Variables {
 		vars[v.Key] = v.Value
 	}
 	pre := predefined(project, commit, ref, user, ev, shortToken)

@@ -58,6 +58,9 @@ type TriggerRequested struct {
 	// TriggerID and TokenDigest identify the trigger token (source trigger).
 	TriggerID   int64  `json:"trigger_id,omitempty"`
 	TokenDigest []byte `json:"token_digest,omitempty"`
+	// ScheduleID is the pipeline schedule that fired or was played (source
+	// schedule); the schedule's owner is the pipeline's user.
+	ScheduleID int64 `json:"schedule_id,omitempty"`
 	// UpstreamJobID is the job whose CI job token made the request (source
 	// pipeline).
 	UpstreamJobID int64 `json:"upstream_job_id,omitempty"`

@@ -19,6 +19,7 @@ type NewPipeline struct {
 	FailureReason      *string
 	UserID             *int64
 	TriggerID          *int64
+	ScheduleID         *int64
 	UpstreamJobID      *int64
 	UpstreamPipelineID *int64
 	UpstreamProjectID  *int64
@@ -58,12 +59,12 @@ func (q *Queries) CreatePipeline(ctx context.Context, np NewPipeline) (int64, er
 	err := q.db.QueryRow(ctx, `WITH n AS (
 			UPDATE projects SET pipeline_iid = pipeline_iid + 1, last_activity_at = now() WHERE id = $1 RETURNING pipeline_iid)
 		INSERT INTO pipelines (project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors, failure_reason,
-			user_id, trigger_id, upstream_job_id, upstream_pipeline_id, upstream_project_id, inputs, committed_at, trigger_payload, predefined_variables)
-		SELECT $1, n.pipeline_iid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 FROM n
+			user_id, trigger_id, upstream_job_id, upstream_pipeline_id, upstream_project_id, inputs, committed_at, trigger_payload, predefined_variables, schedule_id)
+		SELECT $1, n.pipeline_iid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19 FROM n
 		RETURNING id`,
 		np.ProjectID, eventID, np.SHA, np.Ref, np.Tag, np.Status, np.Source, np.YAMLErrors, np.FailureReason,
 		np.UserID, np.TriggerID, np.UpstreamJobID, np.UpstreamPipelineID, np.UpstreamProjectID, nullJSON(np.Inputs), np.CommittedAt,
-		nullJSON(np.TriggerPayload), nullJSON(np.PredefinedVariables),
+		nullJSON(np.TriggerPayload), nullJSON(np.PredefinedVariables), np.ScheduleID,
 	).Scan(&id)
 	if err != nil {
 		return 0, mapErr(err)
