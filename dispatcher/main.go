@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/triggerd/triggerd/dispatcher/scheduler"
 	"github.com/triggerd/triggerd/dispatcher/worker"
 	"github.com/triggerd/triggerd/internal/broker"
 	"github.com/triggerd/triggerd/internal/conf"
@@ -32,6 +34,9 @@ type config struct {
 	ExternalURL      string
 	StuckAfter       time.Duration
 	LogLevel         string
+	// Schedules.
+	SchedulerEvery time.Duration
+	CatchUp        string
 	// Bridges (trigger: jobs).
 	BridgeMaxDepth         int
 	BridgeMaxHierarchySize int
@@ -49,6 +54,8 @@ func loadConfig(args []string) (config, error) {
 	crash := conf.Bool(fs, "crash-after-commit", "DISPATCHER_CRASH_AFTER_COMMIT", false, "fault injection for tests: exit after the first commit, before the ack")
 	ext := conf.String(fs, "external-url", "EXTERNAL_URL", "http://127.0.0.1:8080", "URL jobs reach the API at (CI_SERVER_URL, CI_API_V4_URL)")
 	stuck := conf.Duration(fs, "job-stuck-after", "JOB_STUCK_AFTER", 5*time.Minute, "a running job whose runner is silent this long is failed")
+	every := conf.Duration(fs, "scheduler-interval", "SCHEDULER_INTERVAL", time.Second, "how often the scheduler leader looks for due schedules")
+	catchUp := conf.String(fs, "schedule-catch-up", "SCHEDULE_CATCH_UP", "latest", "slots missed while no scheduler ran: latest (fire once) or none")
 	level := conf.String(fs, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
 	maxDepth := conf.Int(fs, "bridge-max-depth", "BRIDGE_MAX_DEPTH", worker.DefaultMaxDepth,
 		"how deep a chain of multi-project pipelines may go; a bridge going deeper fails")
@@ -62,9 +69,11 @@ func loadConfig(args []string) (config, error) {
 		return config{}, err
 	}
 	cfg := config{DatabaseURL: *db, NATSURL: *natsURL, Concurrency: *conc, AckWait: *ackWait, Replicas: *replicas,
-		CrashAfterCommit: *crash, ExternalURL: strings.TrimSuffix(*ext, "/"), StuckAfter: *stuck, LogLevel: *level,
+		CrashAfterCommit: *crash, ExternalURL: strings.TrimSuffix(*ext, "/"), StuckAfter: *stuck, SchedulerEvery: *every, CatchUp: *catchUp, LogLevel: *level,
 		BridgeMaxDepth: *maxDepth, BridgeMaxHierarchySize: *maxSize, BridgeRetryInitial: *retryInitial, BridgeRetryMaxElapsed: *retryMax}
 	switch {
+	case cfg.CatchUp != "latest" && cfg.CatchUp != "none":
+		return config{}, fmt.Errorf("SCHEDULE_CATCH_UP must be latest or none, not %q", cfg.CatchUp)
 	case cfg.BridgeMaxDepth < 1:
 		return config{}, fmt.Errorf("BRIDGE_MAX_DEPTH must be at least 1, not %d", cfg.BridgeMaxDepth)
 	case cfg.BridgeMaxHierarchySize < 2:
@@ -100,7 +109,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
-	pool, err := store.Connect(ctx, store.PoolConfig{URL: cfg.DatabaseURL, ApplicationName: "triggerd-dispatcher",
+	pool, err := store.Connect(ctx, store.PoolConfig{URL: cfg.DatabaseURL, ApplicationName: "triggerd-dispatcher-" + strconv.Itoa(os.Getpid()),
 		MaxConns: int32(cfg.Concurrency + 4)})
 	if err != nil {
 		return err
@@ -135,17 +144,22 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		BridgeRetry: worker.BridgeRetry{Initial: cfg.BridgeRetryInitial, MaxElapsed: cfg.BridgeRetryMaxElapsed},
 	}, log, pool, nc, js, cons)
 	jobs := worker.NewJobs(log, pool, nc, js, jobCons, cfg.ExternalURL, cfg.Concurrency, cfg.StuckAfter)
-	// Either half failing stops the other: the process exits and is
-	// restarted rather than running half a dispatcher.
+	sched := scheduler.New(scheduler.Config{Interval: cfg.SchedulerEvery, CatchUp: cfg.CatchUp}, log, pool, js, scheduler.CronNext)
+	// Any part failing stops the others: the process exits and is
+	// restarted rather than running part of a dispatcher.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 2)
-	go func() { errc <- w.Run(ctx) }()
-	go func() { errc <- jobs.Run(ctx) }()
+	parts := []func(context.Context) error{w.Run, jobs.Run, sched.Run}
+	errc := make(chan error, len(parts))
+	for _, run := range parts {
+		go func() { errc <- run(ctx) }()
+	}
 	err = <-errc
 	cancel()
-	if err2 := <-errc; err == nil {
-		err = err2
+	for range parts[1:] {
+		if err2 := <-errc; err == nil {
+			err = err2
+		}
 	}
 	return err
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/robfig/cron/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/triggerd/triggerd/internal/broker"
@@ -20,18 +19,6 @@ import (
 	"github.com/triggerd/triggerd/internal/store"
 	"github.com/triggerd/triggerd/internal/testenv"
 )
-
-func cronNext(expr, zone string, after time.Time) (time.Time, error) {
-	loc, err := time.LoadLocation(zone)
-	if err != nil {
-		return time.Time{}, err
-	}
-	sched, err := cron.ParseStandard(expr)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return sched.Next(after.In(loc)), nil
-}
 
 type fixture struct {
 	pool    *pgxpool.Pool
@@ -108,7 +95,7 @@ func TestFireDueFiresEachSlotOnceInBatches(t *testing.T) {
 	inactive := f.schedule(t, "0 0 * * *", midnight, false)
 	notYet := f.schedule(t, "0 0 * * *", midnight.Add(24*time.Hour), true)
 
-	s := New(Config{Batch: 10}, quiet(), f.pool, f.js, cronNext)
+	s := New(Config{Batch: 10}, quiet(), f.pool, f.js, CronNext)
 	n, err := s.FireDue(context.Background(), midnight.Add(time.Second))
 	require.NoError(t, err)
 	require.Equal(t, 25, n)
@@ -142,7 +129,7 @@ func TestDowntimeFiresTheLatestMissedSlotOnce(t *testing.T) {
 	every := f.schedule(t, "* * * * *", start, true)
 	back := start.Add(10*time.Minute + 30*time.Second) // ten minutes down
 
-	n, err := New(Config{}, quiet(), f.pool, f.js, cronNext).FireDue(context.Background(), back)
+	n, err := New(Config{}, quiet(), f.pool, f.js, CronNext).FireDue(context.Background(), back)
 	require.NoError(t, err)
 	require.Equal(t, 1, n, "one run for ten missed slots")
 	require.Equal(t, []string{EventID(every, start.Add(10*time.Minute))}, f.events(t))
@@ -153,7 +140,7 @@ func TestDowntimeFiresTheLatestMissedSlotOnce(t *testing.T) {
 	g := newFixture(t)
 	midnight := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 	none := g.schedule(t, "0 0 * * *", midnight, true)
-	n, err = New(Config{CatchUp: "none"}, quiet(), g.pool, g.js, cronNext).FireDue(context.Background(), start)
+	n, err = New(Config{CatchUp: "none"}, quiet(), g.pool, g.js, CronNext).FireDue(context.Background(), start)
 	require.NoError(t, err)
 	require.Zero(t, n, "catch_up none skips missed slots")
 	require.Equal(t, midnight.Add(24*time.Hour), g.nextRun(t, none).UTC())
@@ -167,7 +154,7 @@ func TestTimeZones(t *testing.T) {
 	require.NoError(t, f.pool.QueryRow(context.Background(), `INSERT INTO pipeline_schedules
 		(project_id, owner_id, description, ref, cron, cron_timezone, next_run_at) VALUES ($1, $2, 'd', 'main', '0 9 * * *', 'America/New_York', $3) RETURNING id`,
 		f.project, f.owner, due).Scan(&id))
-	n, err := New(Config{}, quiet(), f.pool, f.js, cronNext).FireDue(context.Background(), due.Add(time.Second))
+	n, err := New(Config{}, quiet(), f.pool, f.js, CronNext).FireDue(context.Background(), due.Add(time.Second))
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.Equal(t, due.Add(24*time.Hour), f.nextRun(t, id).UTC())
@@ -177,8 +164,8 @@ func TestOneLeaderAtATime(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a := New(Config{Interval: 50 * time.Millisecond, LockKey: 99001}, quiet(), f.pool, f.js, cronNext)
-	b := New(Config{Interval: 50 * time.Millisecond, LockKey: 99001}, quiet(), f.pool, f.js, cronNext)
+	a := New(Config{Interval: 50 * time.Millisecond, LockKey: 99001}, quiet(), f.pool, f.js, CronNext)
+	b := New(Config{Interval: 50 * time.Millisecond, LockKey: 99001}, quiet(), f.pool, f.js, CronNext)
 	aCtx, stopA := context.WithCancel(ctx)
 	aDone := make(chan struct{})
 	go func() { _ = a.Run(aCtx); close(aDone) }()

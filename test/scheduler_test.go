@@ -1,0 +1,75 @@
+package test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// schedulerLockKey is the dispatchers' scheduler leader lock (the
+// scheduler.Config default).
+const schedulerLockKey = 7261536102
+
+// leaderPID is the process id of the dispatcher holding the scheduler lock,
+// read from the application_name of its database session; 0 when none leads.
+func (s *stack) leaderPID(t *testing.T) int {
+	t.Helper()
+	var name string
+	err := s.DB.QueryRow(context.Background(), `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND ((l.classid::bigint << 32) | l.objid::bigint) = $1
+		AND a.datname = current_database()`, int64(schedulerLockKey)).Scan(&name)
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimPrefix(name, "triggerd-dispatcher-"))
+	require.NoError(t, err)
+	return pid
+}
+
+// TestSchedulerFiresAndLeaderTakeover: a due schedule becomes a schedule
+// pipeline; when the leading dispatcher is killed, the other takes over and
+// fires the next due schedule, and no slot fires twice.
+func TestSchedulerFiresAndLeaderTakeover(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, stackOpts{Dispatchers: 2})
+	owner := s.createUser(t, "cron")
+	p := s.createProject(t, owner, "nightly:\n  script: [echo nightly]\n  only: [schedules]\n")
+	due := func() int64 {
+		var id int64
+		require.NoError(t, s.DB.QueryRow(context.Background(), `INSERT INTO pipeline_schedules (project_id, owner_id, description, ref, cron, next_run_at)
+			VALUES ($1, $2, 'nightly', 'master', '0 0 * * *', now() - interval '1 second') RETURNING id`, p.ID, owner.ID).Scan(&id))
+		return id
+	}
+	countFor := func(id int64) int {
+		var n int
+		require.NoError(t, s.DB.QueryRow(context.Background(), `SELECT count(*) FROM pipelines WHERE schedule_id = $1`, id).Scan(&n))
+		return n
+	}
+
+	first := due()
+	eventually(t, 30*time.Second, "the due schedule to fire", func() bool { return countFor(first) == 1 })
+	require.Len(t, s.listPipelines(t, owner.Token, p.ID, "source=schedule"), 1)
+
+	var leader int
+	eventually(t, 30*time.Second, "a leader", func() bool { leader = s.leaderPID(t); return leader != 0 })
+	killed := false
+	for _, d := range s.Dispatchers {
+		if d.cmd.Process.Pid == leader {
+			require.NoError(t, d.cmd.Process.Signal(syscall.SIGKILL))
+			killed = true
+		}
+	}
+	require.True(t, killed, "the leader is one of the stack's dispatchers")
+	eventually(t, 30*time.Second, "another dispatcher to lead", func() bool {
+		pid := s.leaderPID(t)
+		return pid != 0 && pid != leader
+	})
+	second := due()
+	eventually(t, 30*time.Second, "the new leader to fire", func() bool { return countFor(second) == 1 })
+	require.Equal(t, 1, countFor(first), "the first slot was not fired again")
+}
