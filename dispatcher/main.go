@@ -20,6 +20,7 @@ import (
 	"github.com/triggerd/triggerd/dispatcher/worker"
 	"github.com/triggerd/triggerd/internal/broker"
 	"github.com/triggerd/triggerd/internal/conf"
+	"github.com/triggerd/triggerd/internal/cronspec"
 	"github.com/triggerd/triggerd/internal/store"
 	"github.com/triggerd/triggerd/schema"
 )
@@ -144,7 +145,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		BridgeRetry: worker.BridgeRetry{Initial: cfg.BridgeRetryInitial, MaxElapsed: cfg.BridgeRetryMaxElapsed},
 	}, log, pool, nc, js, cons)
 	jobs := worker.NewJobs(log, pool, nc, js, jobCons, cfg.ExternalURL, cfg.Concurrency, cfg.StuckAfter)
-	sched := scheduler.New(scheduler.Config{Interval: cfg.SchedulerEvery, CatchUp: cfg.CatchUp}, log, pool, js, scheduler.CronNext)
+	sched := scheduler.New(scheduler.Config{Interval: cfg.SchedulerEvery, CatchUp: cfg.CatchUp}, log, pool, js, cronspec.Next)
 	// Any part failing stops the others: the process exits and is
 	// restarted rather than running part of a dispatcher.
 	ctx, cancel := context.WithCancel(ctx)

@@ -28,7 +28,7 @@ import (
 )
 
 // NextFunc is when a cron expression in a time zone next fires after a
-// time.
+// time (cronspec.Next in production).
 type NextFunc func(cron, timezone string, after time.Time) (time.Time, error)
 
 // Config tunes the scheduler.

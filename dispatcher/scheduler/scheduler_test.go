@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/triggerd/triggerd/internal/broker"
+	"github.com/triggerd/triggerd/internal/cronspec"
 	"github.com/triggerd/triggerd/internal/event"
 	"github.com/triggerd/triggerd/internal/secret"
 	"github.com/triggerd/triggerd/internal/store"
@@ -95,7 +96,7 @@ func TestFireDueFiresEachSlotOnceInBatches(t *testing.T) {
 	inactive := f.schedule(t, "0 0 * * *", midnight, false)
 	notYet := f.schedule(t, "0 0 * * *", midnight.Add(24*time.Hour), true)
 
-	s := New(Config{Batch: 10}, quiet(), f.pool, f.js, CronNext)
+	s := New(Config{Batch: 10}, quiet(), f.pool, f.js, cronspec.Next)
 	n, err := s.FireDue(context.Background(), midnight.Add(time.Second))
 	require.NoError(t, err)
 	require.Equal(t, 25, n)
@@ -129,7 +130,7 @@ func TestDowntimeFiresTheLatestMissedSlotOnce(t *testing.T) {
 	every := f.schedule(t, "* * * * *", start, true)
 	back := start.Add(10*time.Minute + 30*time.Second) // ten minutes down
 
-	n, err := New(Config{}, quiet(), f.pool, f.js, CronNext).FireDue(context.Background(), back)
+	n, err := New(Config{}, quiet(), f.pool, f.js, cronspec.Next).FireDue(context.Background(), back)
 	require.NoError(t, err)
 	require.Equal(t, 1, n, "one run for ten missed slots")
 	require.Equal(t, []string{EventID(every, start.Add(10*time.Minute))}, f.events(t))
@@ -140,7 +141,7 @@ func TestDowntimeFiresTheLatestMissedSlotOnce(t *testing.T) {
 	g := newFixture(t)
 	midnight := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 	none := g.schedule(t, "0 0 * * *", midnight, true)
-	n, err = New(Config{CatchUp: "none"}, quiet(), g.pool, g.js, CronNext).FireDue(context.Background(), start)
+	n, err = New(Config{CatchUp: "none"}, quiet(), g.pool, g.js, cronspec.Next).FireDue(context.Background(), start)
 	require.NoError(t, err)
 	require.Zero(t, n, "catch_up none skips missed slots")
 	require.Equal(t, midnight.Add(24*time.Hour), g.nextRun(t, none).UTC())
@@ -154,7 +155,7 @@ func TestTimeZones(t *testing.T) {
 	require.NoError(t, f.pool.QueryRow(context.Background(), `INSERT INTO pipeline_schedules
 		(project_id, owner_id, description, ref, cron, cron_timezone, next_run_at) VALUES ($1, $2, 'd', 'main', '0 9 * * *', 'America/New_York', $3) RETURNING id`,
 		f.project, f.owner, due).Scan(&id))
-	n, err := New(Config{}, quiet(), f.pool, f.js, CronNext).FireDue(context.Background(), due.Add(time.Second))
+	n, err := New(Config{}, quiet(), f.pool, f.js, cronspec.Next).FireDue(context.Background(), due.Add(time.Second))
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.Equal(t, due.Add(24*time.Hour), f.nextRun(t, id).UTC())
@@ -164,8 +165,8 @@ func TestOneLeaderAtATime(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a := New(Config{Interval: 50 * time.Millisecond, LockKey: 99001}, quiet(), f.pool, f.js, CronNext)
-	b := New(Config{Interval: 50 * time.Millisecond, LockKey: 99001}, quiet(), f.pool, f.js, CronNext)
+	a := New(Config{Interval: 50 * time.Millisecond, LockKey: 99001}, quiet(), f.pool, f.js, cronspec.Next)
+	b := New(Config{Interval: 50 * time.Millisecond, LockKey: 99001}, quiet(), f.pool, f.js, cronspec.Next)
 	aCtx, stopA := context.WithCancel(ctx)
 	aDone := make(chan struct{})
 	go func() { _ = a.Run(aCtx); close(aDone) }()

@@ -144,6 +144,7 @@ func (s *Server) routes() *mux.Router {
 	s.routesArtifacts(v4)
 	s.routesPipelineActions(v4)
 	s.routesSchedulePlay(v4)
+	s.routesSchedules(v4)
 	s.routesUsers(v4)
 	s.routesProjects(v4)
 	s.routesRepository(v4)
