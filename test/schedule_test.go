@@ -79,5 +79,9 @@ on_push_only:
 		return lastError != nil
 	})
 	require.Contains(t, *lastError, "cannot run pipelines")
+	shown := decode[struct {
+		LastError string `json:"last_error"`
+	}](t, s.get(t, fmt.Sprintf("/projects/%d/pipeline_schedules/%d", p.ID, schedID), owner.Token), http.StatusOK)
+	require.Equal(t, *lastError, shown.LastError, "the schedule shows why it did not run")
 	require.Len(t, s.listPipelines(t, owner.Token, p.ID, "source=schedule"), 1)
 }

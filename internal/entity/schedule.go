@@ -25,6 +25,10 @@ type PipelineScheduleDetails struct {
 	PipelineSchedule
 	LastPipeline *PipelineBasic         `json:"last_pipeline"`
 	Variables    *[]PipelineScheduleVar `json:"variables,omitempty"`
+	// LastError says why the schedule's last run created nothing (its
+	// owner lost access, its ref is gone); absent after a run that worked.
+	// GitLab has no such field; clients ignore it.
+	LastError *string `json:"last_error,omitempty"`
 }
 
 // PipelineScheduleVar is GitLab's Ci::Variable entity as a schedule's
@@ -49,7 +53,7 @@ func NewPipelineSchedule(base string, s store.Schedule) PipelineSchedule {
 // NewPipelineScheduleDetails renders one schedule. last is its newest
 // pipeline or nil; the variables are shown only when showVars is set.
 func NewPipelineScheduleDetails(base string, s store.Schedule, last *store.Pipeline, vars []store.Variable, showVars bool) PipelineScheduleDetails {
-	d := PipelineScheduleDetails{PipelineSchedule: NewPipelineSchedule(base, s)}
+	d := PipelineScheduleDetails{PipelineSchedule: NewPipelineSchedule(base, s), LastError: s.LastError}
 	if last != nil {
 		pb := NewPipelineBasic(base, *last)
 		d.LastPipeline = &pb
