@@ -199,7 +199,7 @@ func readActions(raw []map[string]any, errs *grapeErrors) ([]store.FileAction, e
 		content, encoding string
 		hasContent        bool
 	}
-	var todo []pending
+	var queued []pending
 	for i, m := range raw {
 		p := params(m)
 		name := func(field string) string { return fmt.Sprintf("actions[%d][%s]", i, field) }
@@ -230,13 +230,13 @@ func readActions(raw []map[string]any, errs *grapeErrors) ([]store.FileAction, e
 		last, _ := errs.optionalAs(p, "last_commit_id", name("last_commit_id"), true)
 		pd.action = store.FileAction{Action: action, Path: strings.TrimLeft(filePath, "/"),
 			PreviousPath: strings.TrimLeft(prev, "/"), LastCommitID: last}
-		todo = append(todo, pd)
+		queued = append(queued, pd)
 	}
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
-	out := make([]store.FileAction, 0, len(todo))
-	for _, pd := range todo {
+	out := make([]store.FileAction, 0, len(queued))
+	for _, pd := range queued {
 		a := pd.action
 		if err := checkWritePath(a.Path); err != nil {
 			return nil, err
