@@ -296,10 +296,14 @@ func (c *creator) plan(ctx context.Context, q *store.Queries, ev *event.TriggerR
 			user = &u
 		}
 	case "schedule":
-		sched, vars, err := q.ScheduleForRun(ctx, project.ID, ev.ScheduleID)
+		sched, err := q.ScheduleByID(ctx, project.ID, ev.ScheduleID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, notFound, nil
 		}
+		if err != nil {
+			return nil, nil, err
+		}
+		vars, err := q.ScheduleVariables(ctx, sched.ID)
 		if err != nil {
 			return nil, nil, err
 		}

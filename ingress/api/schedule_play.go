@@ -33,7 +33,7 @@ func (s *Server) playSchedule(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sched, _, err := s.q.ScheduleForRun(r.Context(), pa.Project.ID, id)
+	sched, err := s.q.ScheduleByID(r.Context(), pa.Project.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("Pipeline Schedule")
 	}

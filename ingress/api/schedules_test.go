@@ -469,7 +469,7 @@ func TestScheduleVariables(t *testing.T) {
 	require.Equal(t, `{"message":"404 Pipeline Schedule Variable Not Found"}`, body)
 
 	// What the scheduler reads.
-	_, got, err := a.q.ScheduleForRun(context.Background(), f.project.ID, int64(s["id"].(float64)))
+	got, err := a.q.ScheduleVariables(context.Background(), int64(s["id"].(float64)))
 	require.NoError(t, err)
 	require.Equal(t, []store.Variable{{Key: "DEPLOY", Value: "staging", VariableType: "file"}}, got)
 }
