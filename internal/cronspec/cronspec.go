@@ -122,9 +122,6 @@ func (s Spec) repeated(t time.Time) bool {
 	return false
 }
 
-// Location is the schedule's time zone.
-func (s Spec) Location() *time.Location { return s.loc }
-
 // Next parses a schedule and returns when it next fires after after, in UTC.
 // Its signature is the scheduler's NextFunc.
 func Next(expr, zone string, after time.Time) (time.Time, error) {

@@ -28,8 +28,6 @@
 //     canceled.
 //   - [Retry] is Ci::RetryPipelineService: failed and canceled jobs are
 //     cloned and every skipped job is reset to created.
-//   - [Duration] is Gitlab::Ci::Pipeline::Duration, the union of the running
-//     periods of the pipeline's builds.
 //
 // Jobs with Retried set (older attempts replaced by a retry) are invisible to
 // every function, as GitLab only ever looks at a pipeline's latest jobs.
