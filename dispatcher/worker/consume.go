@@ -4,16 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/triggerd/triggerd/internal/broker"
 	"github.com/triggerd/triggerd/internal/event"
 	"github.com/triggerd/triggerd/internal/pipeline"
 	"github.com/triggerd/triggerd/internal/store"
@@ -69,53 +68,8 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jet
 // Run consumes until ctx is cancelled, then stops pulling, lets in-flight
 // events finish within the grace period, and returns.
 func (w *Worker) Run(ctx context.Context) error {
-	msgs := make(chan jetstream.Msg)
-	// Work that started finishes even when ctx ends, within the grace.
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWork()
-
-	var wg sync.WaitGroup
-	for i := 0; i < w.cfg.Concurrency; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for m := range msgs {
-				w.handle(workCtx, m)
-			}
-		}()
-	}
-	cc, err := w.cons.Consume(func(m jetstream.Msg) {
-		select {
-		case msgs <- m:
-		case <-ctx.Done():
-			// Not acked: redelivered to another dispatcher after AckWait.
-		}
-	}, jetstream.PullMaxMessages(2*w.cfg.Concurrency), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		w.log.Warn("consume", "err", err)
-	}))
-	if err != nil {
-		close(msgs)
-		wg.Wait()
-		return fmt.Errorf("consume triggers: %w", err)
-	}
-	w.log.Info("consuming trigger events", "concurrency", w.cfg.Concurrency)
-	<-ctx.Done()
-
-	cc.Drain()
-	select {
-	case <-cc.Closed():
-	case <-time.After(w.cfg.ShutdownGrace):
-	}
-	close(msgs)
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(w.cfg.ShutdownGrace):
-		cancelWork()
-		<-done
-	}
-	return nil
+	return broker.Work(ctx, w.cons, broker.WorkOptions{Name: "trigger events", Concurrency: w.cfg.Concurrency,
+		DrainWait: w.cfg.ShutdownGrace, Grace: w.cfg.ShutdownGrace, Log: w.log}, w.handle)
 }
 
 // retryDelay grows with each redelivery, up to 30 s.

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -92,41 +91,7 @@ func (w *Jobs) Run(ctx context.Context) error {
 	}
 	defer func() { _ = sub.Drain() }()
 	go w.reap(ctx)
-
-	msgs := make(chan jetstream.Msg)
-	var wg sync.WaitGroup
-	workCtx := context.WithoutCancel(ctx)
-	for i := 0; i < w.concurrency; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for m := range msgs {
-				w.handle(workCtx, m)
-			}
-		}()
-	}
-	cc, err := w.cons.Consume(func(m jetstream.Msg) {
-		select {
-		case msgs <- m:
-		case <-ctx.Done():
-		}
-	}, jetstream.PullMaxMessages(2*w.concurrency), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		w.log.Warn("consume job events", "err", err)
-	}))
-	if err != nil {
-		close(msgs)
-		wg.Wait()
-		return fmt.Errorf("consume job events: %w", err)
-	}
-	<-ctx.Done()
-	cc.Drain()
-	select {
-	case <-cc.Closed():
-	case <-time.After(20 * time.Second):
-	}
-	close(msgs)
-	wg.Wait()
-	return nil
+	return broker.Work(ctx, w.cons, broker.WorkOptions{Name: "job events", Concurrency: w.concurrency, Log: w.log}, w.handle)
 }
 
 // claim marks a pending job running, gives it a fresh CI job token, and

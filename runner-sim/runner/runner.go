@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/triggerd/triggerd/internal/broker"
 	"github.com/triggerd/triggerd/internal/event"
 	"github.com/triggerd/triggerd/internal/shellsim"
 )
@@ -70,41 +71,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := os.MkdirAll(r.cfg.WorkDir, 0o755); err != nil {
 		return fmt.Errorf("work dir: %w", err)
 	}
-	msgs := make(chan jetstream.Msg)
-	var wg sync.WaitGroup
-	workCtx := context.WithoutCancel(ctx)
-	for i := 0; i < r.cfg.Concurrency; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for m := range msgs {
-				r.handle(workCtx, m)
-			}
-		}()
-	}
-	cc, err := r.cons.Consume(func(m jetstream.Msg) {
-		select {
-		case msgs <- m:
-		case <-ctx.Done():
-		}
-	}, jetstream.PullMaxMessages(r.cfg.Concurrency), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		r.log.Warn("consume jobs", "err", err)
-	}))
-	if err != nil {
-		close(msgs)
-		wg.Wait()
-		return fmt.Errorf("consume jobs: %w", err)
-	}
-	r.log.Info("waiting for jobs", "runner", r.cfg.Name, "concurrency", r.cfg.Concurrency)
-	<-ctx.Done()
-	cc.Drain()
-	select {
-	case <-cc.Closed():
-	case <-time.After(10 * time.Second):
-	}
-	close(msgs)
-	wg.Wait()
-	return nil
+	// Jobs that started run to their end: no grace cancels them.
+	return broker.Work(ctx, r.cons, broker.WorkOptions{Name: "jobs", Concurrency: r.cfg.Concurrency,
+		PullMax: r.cfg.Concurrency, DrainWait: 10 * time.Second, Log: r.log.With("runner", r.cfg.Name)}, r.handle)
 }
 
 func (r *Runner) handle(ctx context.Context, m jetstream.Msg) {

@@ -1,0 +1,91 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// WorkOptions tune Work.
+type WorkOptions struct {
+	// Name says what is consumed, for errors and logs ("trigger events").
+	Name string
+	// Concurrency is how many messages are handled at once.
+	Concurrency int
+	// PullMax is how many messages are pulled ahead (default 2×Concurrency).
+	PullMax int
+	// DrainWait bounds the wait for the consumer to drain at shutdown
+	// (default 20 s).
+	DrainWait time.Duration
+	// Grace, when set, bounds how long handlers still running at shutdown
+	// may take before their context is cancelled; zero lets them finish.
+	Grace time.Duration
+	Log   *slog.Logger
+}
+
+// Work consumes cons with opts.Concurrency handlers until ctx ends, then
+// stops pulling, drains, and waits for the handlers. Handlers get a context
+// that outlives ctx (work that started finishes), cancelled only after
+// opts.Grace. A message pulled but not yet handled when ctx ends is left
+// unacknowledged: JetStream redelivers it after its AckWait.
+func Work(ctx context.Context, cons jetstream.Consumer, opts WorkOptions, handle func(context.Context, jetstream.Msg)) error {
+	if opts.Concurrency < 1 {
+		opts.Concurrency = 1
+	}
+	if opts.PullMax < 1 {
+		opts.PullMax = 2 * opts.Concurrency
+	}
+	if opts.DrainWait <= 0 {
+		opts.DrainWait = 20 * time.Second
+	}
+	msgs := make(chan jetstream.Msg)
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	var wg sync.WaitGroup
+	for i := 0; i < opts.Concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range msgs {
+				handle(workCtx, m)
+			}
+		}()
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case msgs <- m:
+		case <-ctx.Done():
+		}
+	}, jetstream.PullMaxMessages(opts.PullMax), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		opts.Log.Warn("consume "+opts.Name, "err", err)
+	}))
+	if err != nil {
+		close(msgs)
+		wg.Wait()
+		return fmt.Errorf("consume %s: %w", opts.Name, err)
+	}
+	opts.Log.Info("consuming "+opts.Name, "concurrency", opts.Concurrency)
+	<-ctx.Done()
+
+	cc.Drain()
+	select {
+	case <-cc.Closed():
+	case <-time.After(opts.DrainWait):
+	}
+	close(msgs)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	if opts.Grace > 0 {
+		select {
+		case <-done:
+		case <-time.After(opts.Grace):
+			cancelWork()
+		}
+	}
+	<-done
+	return nil
+}
