@@ -75,9 +75,13 @@ func newCreator(cacheSize int, limits Limits) *creator {
 	return &creator{configs: c, limits: limits}
 }
 
-func (c *creator) parse(blob string, src []byte) (*ciconfig.Config, error) {
+func (c *creator) parse(blob string, load func() ([]byte, error)) (*ciconfig.Config, error) {
 	if p, ok := c.configs.Get(blob); ok {
 		return p.cfg, p.err
+	}
+	src, err := load()
+	if err != nil {
+		return nil, fmt.Errorf("read CI config blob %s: %w", blob, err)
 	}
 	cfg, err := ciconfig.Parse(src)
 	var ce *ciconfig.ConfigError
@@ -367,14 +371,13 @@ func (c *creator) build(ctx context.Context, q *store.Queries, project store.Pro
 	np.SHA = commit.SHA
 	np.CommittedAt = &commit.CommittedDate
 
-	src, blob, err := q.FileAt(ctx, project.ID, commit.SHA, project.CIConfigPath)
-	if errors.Is(err, store.ErrFileNotFound) {
+	// The commit's tree names the config's blob; its content is read only
+	// when that blob was never parsed.
+	blob, ok := commit.Tree[project.CIConfigPath]
+	if !ok {
 		return nil, rejectBase(http.StatusBadRequest, msgMissingConfig), nil
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg, err := c.parse(blob, src)
+	cfg, err := c.parse(blob, func() ([]byte, error) { return q.Blob(ctx, blob) })
 	if err != nil {
 		return failedPipeline(np, err)
 	}

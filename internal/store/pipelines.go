@@ -177,6 +177,15 @@ func (q *Queries) InsertRejection(ctx context.Context, r Rejection) error {
 // EventResult returns what became of a trigger event: the pipeline it
 // created, or the rejection recorded for it; both nil while undecided.
 func (q *Queries) EventResult(ctx context.Context, eventID string) (*Pipeline, *Rejection, error) {
+	// Nearly every event is new: one round trip says so.
+	var decided bool
+	if err := q.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pipelines WHERE event_id = $1)
+		OR EXISTS (SELECT 1 FROM trigger_rejections WHERE event_id = $1)`, eventID).Scan(&decided); err != nil {
+		return nil, nil, mapErr(err)
+	}
+	if !decided {
+		return nil, nil, nil
+	}
 	pl, err := q.PipelineByEventID(ctx, eventID)
 	if err == nil {
 		return &pl, nil, nil
