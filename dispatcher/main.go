@@ -29,6 +29,8 @@ type config struct {
 	DatabaseURL      string
 	NATSURL          string
 	Concurrency      int
+	Batches          int
+	BatchSize        int
 	AckWait          time.Duration
 	Replicas         int
 	CrashAfterCommit bool
@@ -49,7 +51,9 @@ func loadConfig(args []string) (config, error) {
 	fs := flag.NewFlagSet("dispatcher", flag.ContinueOnError)
 	db := conf.String(fs, "database-url", "DATABASE_URL", conf.DefaultDatabaseURL, "Postgres URL")
 	natsURL := conf.String(fs, "nats-url", "NATS_URL", "nats://"+conf.DefaultEmbeddedNATS, "NATS server URL (default: the dev stack's embedded server)")
-	conc := conf.Int(fs, "concurrency", "DISPATCHER_CONCURRENCY", 16, "trigger events processed at once")
+	conc := conf.Int(fs, "concurrency", "DISPATCHER_CONCURRENCY", 16, "job events processed at once")
+	batches := conf.Int(fs, "batches", "DISPATCHER_BATCHES", 4, "batches of trigger events decided at once")
+	batchSize := conf.Int(fs, "batch-size", "DISPATCHER_BATCH_SIZE", 256, "trigger events decided in one transaction at most")
 	ackWait := conf.Duration(fs, "ack-wait", "DISPATCHER_ACK_WAIT", 30*time.Second, "how long an unacknowledged event waits before redelivery")
 	replicas := conf.Int(fs, "stream-replicas", "STREAM_REPLICAS", 1, "JetStream stream replicas")
 	crash := conf.Bool(fs, "crash-after-commit", "DISPATCHER_CRASH_AFTER_COMMIT", false, "fault injection for tests: exit after the first commit, before the ack")
@@ -69,10 +73,12 @@ func loadConfig(args []string) (config, error) {
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
-	cfg := config{DatabaseURL: *db, NATSURL: *natsURL, Concurrency: *conc, AckWait: *ackWait, Replicas: *replicas,
+	cfg := config{DatabaseURL: *db, NATSURL: *natsURL, Concurrency: *conc, Batches: *batches, BatchSize: *batchSize, AckWait: *ackWait, Replicas: *replicas,
 		CrashAfterCommit: *crash, ExternalURL: strings.TrimSuffix(*ext, "/"), StuckAfter: *stuck, SchedulerEvery: *every, CatchUp: *catchUp, LogLevel: *level,
 		BridgeMaxDepth: *maxDepth, BridgeMaxHierarchySize: *maxSize, BridgeRetryInitial: *retryInitial, BridgeRetryMaxElapsed: *retryMax}
 	switch {
+	case cfg.Batches < 1 || cfg.BatchSize < 1:
+		return config{}, fmt.Errorf("DISPATCHER_BATCHES and DISPATCHER_BATCH_SIZE must be at least 1, not %d and %d", cfg.Batches, cfg.BatchSize)
 	case cfg.CatchUp != "latest" && cfg.CatchUp != "none":
 		return config{}, fmt.Errorf("SCHEDULE_CATCH_UP must be latest or none, not %q", cfg.CatchUp)
 	case cfg.BridgeMaxDepth < 1:
@@ -104,14 +110,14 @@ func main() {
 
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	log.Info("starting", "database_url", store.RedactURL(cfg.DatabaseURL), "nats_url", cfg.NATSURL,
-		"concurrency", cfg.Concurrency, "ack_wait", cfg.AckWait.String(), "job_stuck_after", cfg.StuckAfter.String(),
+		"concurrency", cfg.Concurrency, "batches", cfg.Batches, "batch_size", cfg.BatchSize, "ack_wait", cfg.AckWait.String(), "job_stuck_after", cfg.StuckAfter.String(),
 		"bridge_max_depth", cfg.BridgeMaxDepth, "bridge_max_hierarchy_size", cfg.BridgeMaxHierarchySize,
 		"bridge_retry_initial", cfg.BridgeRetryInitial.String(), "bridge_retry_max_elapsed", cfg.BridgeRetryMaxElapsed.String())
 	if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
 	pool, err := store.Connect(ctx, store.PoolConfig{URL: cfg.DatabaseURL, ApplicationName: "triggerd-dispatcher-" + strconv.Itoa(os.Getpid()),
-		MaxConns: int32(cfg.Concurrency + 4)})
+		MaxConns: int32(cfg.Concurrency + cfg.Batches + 4)})
 	if err != nil {
 		return err
 	}
@@ -140,7 +146,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	w := worker.New(worker.Config{
-		Concurrency: cfg.Concurrency, CrashAfterCommit: cfg.CrashAfterCommit,
+		Concurrency: cfg.Batches, BatchSize: cfg.BatchSize, CrashAfterCommit: cfg.CrashAfterCommit,
 		Limits:      worker.Limits{MaxDepth: cfg.BridgeMaxDepth, MaxHierarchySize: cfg.BridgeMaxHierarchySize},
 		BridgeRetry: worker.BridgeRetry{Initial: cfg.BridgeRetryInitial, MaxElapsed: cfg.BridgeRetryMaxElapsed},
 	}, log, pool, nc, js, cons)

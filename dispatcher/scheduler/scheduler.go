@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/triggerd/triggerd/internal/broker"
 	"github.com/triggerd/triggerd/internal/event"
 )
 
@@ -172,7 +173,7 @@ func (s *Scheduler) fireBatch(ctx context.Context, now time.Time) (fired int, mo
 		more = len(dues) == s.cfg.Batch
 		ids := make([]int64, 0, len(dues))
 		nexts := make([]time.Time, 0, len(dues))
-		var acks []jetstream.PubAckFuture
+		var msgs []broker.Message
 		for _, d := range dues {
 			slot, next, err := s.plan(d, now)
 			if err != nil {
@@ -197,24 +198,14 @@ func (s *Scheduler) fireBatch(ctx context.Context, now time.Time) (fired int, mo
 			if err != nil {
 				return err
 			}
-			ack, err := s.js.PublishAsync(event.TriggerSubject(d.ProjectID), data, jetstream.WithMsgID(ev.EventID))
-			if err != nil {
-				return fmt.Errorf("publish schedule %d: %w", d.ID, err)
-			}
-			acks = append(acks, ack)
+			msgs = append(msgs, broker.Message{Subject: event.TriggerSubject(d.ProjectID), Data: data, MsgID: ev.EventID})
 		}
 		// Every event is stored before next_run_at moves: a crash in
 		// between re-fires the same slots, which deduplicate.
-		for _, a := range acks {
-			select {
-			case <-a.Ok():
-			case err := <-a.Err():
-				return fmt.Errorf("publish schedule event: %w", err)
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+		if err := broker.PublishAll(ctx, s.js, msgs); err != nil {
+			return fmt.Errorf("publish schedule events: %w", err)
 		}
-		fired = len(acks)
+		fired = len(msgs)
 		_, err = tx.Exec(ctx, `UPDATE pipeline_schedules s SET next_run_at = t.next, updated_at = now()
 			FROM unnest($1::bigint[], $2::timestamptz[]) AS t(id, next) WHERE s.id = t.id`, ids, nexts)
 		return err

@@ -141,7 +141,7 @@ func (c *creator) processBridge(ctx context.Context, q *store.Queries, ev *event
 		UserID: &user.ID, UpstreamJobID: &bridge.ID, UpstreamPipelineID: &bridge.PipelineID, UpstreamProjectID: &bridge.ProjectID,
 		Variables: ev.Variables,
 	}
-	np, rej, err := c.build(ctx, q, project, np, &user, ev, "")
+	np, rej, err := c.build(ctx, newLookup(q, c.commits), project, np, &user, ev, "")
 	if err != nil {
 		return result{}, err
 	}
@@ -204,10 +204,8 @@ func (c *creator) failBridge(ctx context.Context, q *store.Queries, ev *event.Tr
 	return res, nil
 }
 
-// storedBridgeResult is storedResult for a bridge's event. A redelivery
-// after the commit may have lost the publications that followed it, so the
-// bridge's pipeline and its upstream chain are published again with the
-// downstream.
+// storedBridgeResult is storedResult for a bridge's event: the bridge's
+// pipeline and its upstream chain are published again with the downstream.
 func (c *creator) storedBridgeResult(ctx context.Context, q *store.Queries, ev *event.TriggerRequested) (result, bool, error) {
 	done, ok, err := storedResult(ctx, q, ev.EventID)
 	if err != nil || !ok {
@@ -220,9 +218,11 @@ func (c *creator) storedBridgeResult(ctx context.Context, q *store.Queries, ev *
 	if err != nil {
 		return result{}, false, err
 	}
-	if done.touched, err = q.PipelineAndAncestors(ctx, upstreamID, c.limits.MaxDepth+1); err != nil {
+	chain, err := q.PipelineAndAncestors(ctx, upstreamID, c.limits.MaxDepth+1)
+	if err != nil {
 		return result{}, false, fmt.Errorf("upstream of bridge %d: %w", ev.BridgeID, err)
 	}
+	done.touched = append(done.touched, chain...)
 	return done, true, nil
 }
 

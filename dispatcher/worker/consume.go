@@ -20,8 +20,10 @@ import (
 
 // Config tunes a Worker.
 type Config struct {
-	// Concurrency is how many events are processed at once.
+	// Concurrency is how many batches of events are processed at once.
 	Concurrency int
+	// BatchSize is how many events one transaction decides at most.
+	BatchSize int
 	// ShutdownGrace bounds how long in-flight events may take to finish
 	// after the context is cancelled.
 	ShutdownGrace time.Duration
@@ -51,7 +53,10 @@ type Worker struct {
 // New makes a worker over the dispatcher consumer.
 func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jetstream.JetStream, cons jetstream.Consumer) *Worker {
 	if cfg.Concurrency < 1 {
-		cfg.Concurrency = 16
+		cfg.Concurrency = 4
+	}
+	if cfg.BatchSize < 1 {
+		cfg.BatchSize = 256
 	}
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 20 * time.Second
@@ -68,8 +73,8 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jet
 // Run consumes until ctx is cancelled, then stops pulling, lets in-flight
 // events finish within the grace period, and returns.
 func (w *Worker) Run(ctx context.Context) error {
-	return broker.Work(ctx, w.cons, broker.WorkOptions{Name: "trigger events", Concurrency: w.cfg.Concurrency,
-		DrainWait: w.cfg.ShutdownGrace, Grace: w.cfg.ShutdownGrace, Log: w.log}, w.handle)
+	return broker.WorkBatches(ctx, w.cons, broker.WorkOptions{Name: "trigger events", Concurrency: w.cfg.Concurrency,
+		MaxBatch: w.cfg.BatchSize, DrainWait: w.cfg.ShutdownGrace, Grace: w.cfg.ShutdownGrace, Log: w.log}, w.handleBatch)
 }
 
 // retryDelay grows with each redelivery, up to 30 s.
@@ -84,73 +89,142 @@ func retryDelay(delivered uint64) time.Duration {
 	return d
 }
 
-func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
-	var ev event.TriggerRequested
-	if err := json.Unmarshal(m.Data(), &ev); err != nil || ev.EventID == "" || ev.ProjectID == 0 {
+// delivery is one trigger event being handled.
+type delivery struct {
+	msg       jetstream.Msg
+	ev        event.TriggerRequested
+	log       *slog.Logger
+	delivered uint64
+	published time.Time
+}
+
+func (w *Worker) decode(m jetstream.Msg) (*delivery, bool) {
+	d := &delivery{msg: m, delivered: 1}
+	if err := json.Unmarshal(m.Data(), &d.ev); err != nil || d.ev.EventID == "" || d.ev.ProjectID == 0 {
 		w.log.Error("dropping malformed trigger event", "subject", m.Subject(), "err", err)
 		_ = m.Term()
+		return nil, false
+	}
+	d.log = w.log.With("event_id", d.ev.EventID, "project_id", d.ev.ProjectID)
+	if md, err := m.Metadata(); err == nil {
+		d.delivered, d.published = md.NumDelivered, md.Timestamp
+	}
+	if d.published.IsZero() {
+		d.published = d.ev.RequestedAt
+	}
+	return d, true
+}
+
+// handleBatch decides a batch of events. Events of bridges are handled one
+// by one (each locks its upstream pipeline); all others are decided in one
+// transaction. Should that fail, each is tried alone, so that one event that
+// cannot be decided does not hold back the others.
+func (w *Worker) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
+	var batch []*delivery
+	for _, m := range msgs {
+		d, ok := w.decode(m)
+		switch {
+		case !ok:
+		case d.ev.BridgeID != 0:
+			w.handle(ctx, d)
+		default:
+			batch = append(batch, d)
+		}
+	}
+	if len(batch) == 0 {
 		return
 	}
-	log := w.log.With("event_id", ev.EventID, "project_id", ev.ProjectID)
-	delivered := uint64(1)
-	var published time.Time
-	if md, err := m.Metadata(); err == nil {
-		delivered, published = md.NumDelivered, md.Timestamp
+	if len(batch) == 1 {
+		w.handle(ctx, batch[0])
+		return
 	}
+	evs := make([]*event.TriggerRequested, len(batch))
+	for i, d := range batch {
+		evs[i] = &d.ev
+	}
+	var results []result
+	err := store.InTx(ctx, w.pool, func(q *store.Queries) error {
+		var err error
+		results, err = w.c.processBatch(ctx, q, evs)
+		return err
+	})
+	if err != nil {
+		w.log.Info("batch failed; deciding its events one by one", "events", len(batch), "err", err)
+		for _, d := range batch {
+			w.handle(ctx, d)
+		}
+		return
+	}
+	w.finish(ctx, batch, results)
+}
+
+// handle decides one event in its own transaction.
+func (w *Worker) handle(ctx context.Context, d *delivery) {
 	var res result
 	err := store.InTx(ctx, w.pool, func(q *store.Queries) error {
 		var err error
-		res, err = w.c.process(ctx, q, &ev)
+		res, err = w.c.process(ctx, q, &d.ev)
 		return err
 	})
 	if errors.Is(err, errDownstreamRefMissing) {
 		// A bridge's downstream ref may yet be pushed: wait for it, with
 		// backoff, for as long as the bridge retries, counted from the
 		// event's first publication; then decide for good.
-		if published.IsZero() {
-			published = ev.RequestedAt
-		}
-		if delay, ok := w.cfg.BridgeRetry.delay(delivered, published, time.Now()); ok {
-			log.Info("downstream ref not found yet; will retry", "bridge_id", ev.BridgeID, "ref", ev.Ref,
-				"delivered", delivered, "retry_in", delay.String())
-			_ = m.NakWithDelay(delay)
+		if delay, ok := w.cfg.BridgeRetry.delay(d.delivered, d.published, time.Now()); ok {
+			d.log.Info("downstream ref not found yet; will retry", "bridge_id", d.ev.BridgeID, "ref", d.ev.Ref,
+				"delivered", d.delivered, "retry_in", delay.String())
+			_ = d.msg.NakWithDelay(delay)
 			return
 		}
 		err = store.InTx(ctx, w.pool, func(q *store.Queries) error {
 			var err error
-			res, err = w.c.processBridge(ctx, q, &ev, true)
+			res, err = w.c.processBridge(ctx, q, &d.ev, true)
 			return err
 		})
 	}
 	if err != nil {
-		delay := retryDelay(delivered)
-		log.Warn("trigger event failed; will retry", "err", err, "transient", store.IsTransient(err),
-			"delivered", delivered, "retry_in", delay.String())
-		_ = m.NakWithDelay(delay)
+		delay := retryDelay(d.delivered)
+		d.log.Warn("trigger event failed; will retry", "err", err, "transient", store.IsTransient(err),
+			"delivered", d.delivered, "retry_in", delay.String())
+		_ = d.msg.NakWithDelay(delay)
 		return
 	}
+	w.finish(ctx, []*delivery{d}, []result{res})
+}
+
+// finish follows up on decided events after their commit: it answers the
+// ingresses waiting for them, publishes the jobs and bridges the new
+// pipelines released, and acks the events. A failed publication naks them
+// all; their redelivery finds the decisions and publishes again.
+func (w *Worker) finish(ctx context.Context, ds []*delivery, results []result) {
 	if w.cfg.CrashAfterCommit {
-		log.Warn("crash-after-commit fault injection: exiting before ack")
+		w.log.Warn("crash-after-commit fault injection: exiting before ack")
 		os.Exit(3)
 	}
-	res.outcome.EventID = ev.EventID
-	w.reply(log, m, res.outcome)
-	publish := res.touched
-	if res.pipelineID != 0 && res.outcome.Status == 201 {
-		publish = append([]int64{res.pipelineID}, publish...)
+	var jobs []store.JobRef
+	var touched []int64
+	for i, d := range ds {
+		res := results[i]
+		res.outcome.EventID = d.ev.EventID
+		w.reply(d.log, d.msg, res.outcome)
+		jobs = append(jobs, res.jobs...)
+		touched = append(touched, res.touched...)
 	}
-	if len(publish) > 0 {
-		if err := w.publish(ctx, publish...); err != nil {
-			log.Warn("publish follow-ups failed; will retry", "err", err)
-			_ = m.NakWithDelay(time.Second)
-			return
+	err := pipeline.PublishJobs(ctx, w.js, jobs)
+	if err == nil && len(touched) > 0 {
+		err = pipeline.PublishPending(ctx, w.pool, w.js, touched...)
+	}
+	if err != nil {
+		w.log.Warn("publish follow-ups failed; will retry", "events", len(ds), "err", err)
+		for _, d := range ds {
+			_ = d.msg.NakWithDelay(time.Second)
 		}
+		return
 	}
-	if err := m.Ack(); err != nil {
-		log.Warn("ack", "err", err)
-	}
-	if res.pipelineID != 0 {
-		log.Debug("pipeline created", "pipeline_id", res.pipelineID, "status", res.outcome.Status)
+	for _, d := range ds {
+		if err := d.msg.Ack(); err != nil {
+			d.log.Warn("ack", "err", err)
+		}
 	}
 }
 
@@ -169,11 +243,4 @@ func (w *Worker) reply(log *slog.Logger, m jetstream.Msg, o event.Outcome) {
 		// The ingress falls back to a 202 and its status URL.
 		log.Warn("reply to ingress", "err", err)
 	}
-}
-
-// publish puts the pending jobs of pipelines on JOBS and fans out their
-// pending bridges. Message ids come from job and bridge ids, so a repeat
-// after a redelivery publishes nothing new.
-func (w *Worker) publish(ctx context.Context, pipelineIDs ...int64) error {
-	return pipeline.PublishPending(ctx, w.pool, w.js, pipelineIDs...)
 }

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -15,6 +15,7 @@ import (
 	"github.com/triggerd/triggerd/internal/ciconfig"
 	"github.com/triggerd/triggerd/internal/event"
 	"github.com/triggerd/triggerd/internal/pipeline"
+	"github.com/triggerd/triggerd/internal/pipestate"
 	"github.com/triggerd/triggerd/internal/store"
 )
 
@@ -36,6 +37,7 @@ const (
 // the thousands of triggers of one project's config parse it once.
 type creator struct {
 	configs *lru.Cache[string, parsedConfig]
+	commits *lru.Cache[store.ProjectRef, store.Commit]
 	limits  Limits
 }
 
@@ -62,9 +64,13 @@ type parsedConfig struct {
 }
 
 func newCreator(cacheSize int, limits Limits) *creator {
-	c, err := lru.New[string, parsedConfig](cacheSize)
+	configs, err := lru.New[string, parsedConfig](cacheSize)
 	if err != nil {
 		panic(err) // only for a non-positive size, which newCreator never passes
+	}
+	commits, err := lru.New[store.ProjectRef, store.Commit](cacheSize)
+	if err != nil {
+		panic(err)
 	}
 	if limits.MaxDepth <= 0 {
 		limits.MaxDepth = DefaultMaxDepth
@@ -72,7 +78,7 @@ func newCreator(cacheSize int, limits Limits) *creator {
 	if limits.MaxHierarchySize <= 0 {
 		limits.MaxHierarchySize = DefaultMaxHierarchySize
 	}
-	return &creator{configs: c, limits: limits}
+	return &creator{configs: configs, commits: commits, limits: limits}
 }
 
 func (c *creator) parse(blob string, load func() ([]byte, error)) (*ciconfig.Config, error) {
@@ -127,9 +133,12 @@ type result struct {
 	outcome event.Outcome
 	// pipelineID is set when a pipeline exists for the event.
 	pipelineID int64
-	// touched are pipelines whose jobs or bridges may have been released
-	// by the decision (the new pipeline, a bridge's upstream chain): they
-	// are published after the commit.
+	// jobs are the new pipeline's pending builds, put on JOBS after the
+	// commit.
+	jobs []store.JobRef
+	// touched are pipelines whose follow-ups must be published after the
+	// commit by pipeline.PublishPending: a new pipeline with bridges to
+	// fan out, a bridge's upstream chain.
 	touched []int64
 }
 
@@ -141,77 +150,230 @@ func (c *creator) process(ctx context.Context, q *store.Queries, ev *event.Trigg
 	if ev.BridgeID != 0 {
 		return c.processBridge(ctx, q, ev, false)
 	}
-	if done, ok, err := storedResult(ctx, q, ev.EventID); err != nil || ok {
-		return done, err
-	}
-	np, rej, err := c.plan(ctx, q, ev)
+	rs, err := c.processBatch(ctx, q, []*event.TriggerRequested{ev})
 	if err != nil {
 		return result{}, err
 	}
-	if ev.ScheduleID != 0 {
-		// A schedule shows why its last run created nothing.
-		reason := ""
-		if rej != nil {
-			reason = rej.reason()
-		}
-		if err := q.SetScheduleError(ctx, ev.ScheduleID, reason); err != nil {
-			return result{}, fmt.Errorf("record schedule outcome: %w", err)
+	return rs[0], nil
+}
+
+// processBatch decides events that are not a bridge's, inside one
+// transaction, and returns their results in order: the outcome already
+// stored for an event, or the pipeline (or the rejection) made now. Reads
+// and writes are done in bulk for the whole batch. Copies of one event in
+// the batch share its result. An error is an infrastructure failure, or
+// another dispatcher deciding one of the events at the same time
+// (store.ErrDuplicate): nothing is kept, and the caller retries.
+func (c *creator) processBatch(ctx context.Context, q *store.Queries, evs []*event.TriggerRequested) ([]result, error) {
+	results := make([]result, len(evs))
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.EventID
+	}
+	pls, rejs, err := q.EventResults(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var fresh []*event.TriggerRequested
+	freshIdx := []int{}
+	first := map[string]int{}
+	copies := map[int]int{}
+	for i, ev := range evs {
+		if pl, ok := pls[ev.EventID]; ok {
+			results[i] = storedPipeline(pl)
+		} else if rej, ok := rejs[ev.EventID]; ok {
+			results[i] = result{outcome: event.RejectionOutcome(rej)}
+		} else if j, ok := first[ev.EventID]; ok {
+			copies[i] = j
+		} else {
+			first[ev.EventID] = i
+			fresh, freshIdx = append(fresh, ev), append(freshIdx, i)
 		}
 	}
-	if rej != nil {
-		return reject(ctx, q, ev, rej)
+	if len(fresh) > 0 {
+		decided, err := c.decide(ctx, q, fresh)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range freshIdx {
+			results[i] = decided[k]
+		}
 	}
-	return c.create(ctx, q, np, nil)
+	for i, j := range copies {
+		results[i] = results[j]
+	}
+	return results, nil
+}
+
+// decide plans new events and writes what they decided: the pipelines, the
+// rejections, and why schedules created nothing.
+func (c *creator) decide(ctx context.Context, q *store.Queries, evs []*event.TriggerRequested) ([]result, error) {
+	l := newLookup(q, c.commits)
+	if err := l.prefetch(ctx, evs); err != nil {
+		return nil, err
+	}
+	results := make([]result, len(evs))
+	var nps []store.NewPipeline
+	var npIdx []int
+	var rejections []store.Rejection
+	scheduleErrors := map[int64]string{}
+	for i, ev := range evs {
+		np, rej, err := c.plan(ctx, l, ev)
+		if err != nil {
+			return nil, err
+		}
+		if ev.ScheduleID != 0 {
+			// A schedule shows why its last run created nothing.
+			scheduleErrors[ev.ScheduleID] = ""
+			if rej != nil {
+				scheduleErrors[ev.ScheduleID] = rej.reason()
+			}
+		}
+		if rej == nil {
+			nps, npIdx = append(nps, *np), append(npIdx, i)
+			continue
+		}
+		r, err := rej.record(ev)
+		if err != nil {
+			return nil, err
+		}
+		rejections = append(rejections, r)
+		results[i] = result{outcome: event.RejectionOutcome(r)}
+	}
+	if err := q.InsertRejections(ctx, rejections); err != nil {
+		return nil, fmt.Errorf("record rejections: %w", err)
+	}
+	if err := q.SetScheduleErrors(ctx, scheduleErrors); err != nil {
+		return nil, fmt.Errorf("record schedule outcomes: %w", err)
+	}
+	created, err := c.insert(ctx, q, nps)
+	if err != nil {
+		return nil, err
+	}
+	for k, i := range npIdx {
+		results[i] = created[k]
+	}
+	return results, nil
+}
+
+// record is the rejection stored for ev.
+func (r *rejection) record(ev *event.TriggerRequested) (store.Rejection, error) {
+	body, err := json.Marshal(r.body)
+	if err != nil {
+		return store.Rejection{}, err
+	}
+	return store.Rejection{EventID: ev.EventID, ProjectID: ev.ProjectID, Status: r.status, Body: body}, nil
 }
 
 // reject stores a rejection of the event and answers with it.
 func reject(ctx context.Context, q *store.Queries, ev *event.TriggerRequested, rej *rejection) (result, error) {
-	body, err := json.Marshal(rej.body)
+	r, err := rej.record(ev)
 	if err != nil {
 		return result{}, err
 	}
-	if err := q.InsertRejection(ctx, store.Rejection{EventID: ev.EventID, ProjectID: ev.ProjectID, Status: rej.status, Body: body}); err != nil {
+	if err := q.InsertRejections(ctx, []store.Rejection{r}); err != nil {
 		return result{}, fmt.Errorf("record rejection: %w", err)
 	}
-	return result{outcome: event.Outcome{EventID: ev.EventID, Status: rej.status, Body: body}}, nil
+	return result{outcome: event.RejectionOutcome(r)}, nil
 }
 
-// create inserts a planned pipeline and releases its first jobs. link, when
-// set, runs right after the insert with the new pipeline's id, before any
-// processing, in the same transaction (a bridge links its downstream).
+// insert writes planned pipelines, already released (see release), and
+// answers for each with the pipeline as created.
+func (c *creator) insert(ctx context.Context, q *store.Queries, nps []store.NewPipeline) ([]result, error) {
+	if len(nps) == 0 {
+		return nil, nil
+	}
+	ids, jobs, err := q.CreatePipelines(ctx, nps)
+	if err != nil {
+		return nil, fmt.Errorf("insert pipelines: %w", err)
+	}
+	var triggerIDs []int64
+	for i, np := range nps {
+		if np.UpstreamPipelineID != nil {
+			if err := q.SetDownstreamLineage(ctx, ids[i], *np.UpstreamPipelineID); err != nil {
+				return nil, fmt.Errorf("place downstream pipeline: %w", err)
+			}
+		}
+		if np.TriggerID != nil {
+			triggerIDs = append(triggerIDs, *np.TriggerID)
+		}
+	}
+	if len(triggerIDs) > 0 {
+		slices.Sort(triggerIDs)
+		if err := q.TouchTriggers(ctx, slices.Compact(triggerIDs), time.Now()); err != nil {
+			return nil, fmt.Errorf("touch triggers: %w", err)
+		}
+	}
+	// The answer shows each pipeline as created, as GitLab's does.
+	pls, err := q.PipelinesByIDs(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read new pipelines: %w", err)
+	}
+	byID := byKey(pls, func(p store.Pipeline) int64 { return p.ID })
+	results := make([]result, len(ids))
+	index := make(map[int64]int, len(ids))
+	for i, id := range ids {
+		pl := byID[id]
+		if len(nps[i].Jobs) > 0 {
+			pl = asCreated(pl)
+		}
+		results[i] = result{outcome: event.PipelineOutcome(pl), pipelineID: id}
+		index[id] = i
+	}
+	for _, j := range jobs {
+		if j.Status != pipestate.StatusPending {
+			continue
+		}
+		r := &results[index[j.PipelineID]]
+		if j.Kind == "bridge" {
+			if len(r.touched) == 0 {
+				r.touched = []int64{j.PipelineID}
+			}
+			continue
+		}
+		r.jobs = append(r.jobs, j.JobRef)
+	}
+	return results, nil
+}
+
+// asCreated is a new pipeline as GitLab answers it when triggered: created,
+// before any processing, even though its first jobs were released in the
+// same transaction.
+func asCreated(pl store.Pipeline) store.Pipeline {
+	pl.Status, pl.Warnings = "created", false
+	pl.StartedAt, pl.FinishedAt, pl.Duration, pl.QueuedDuration = nil, nil, nil, nil
+	return pl
+}
+
+// create inserts one planned pipeline. link, when set, runs right after the
+// insert with the new pipeline's id, in the same transaction (a bridge
+// links its downstream), and the pipeline is then processed, so that one
+// finished at once carries its status up to the bridge.
 func (c *creator) create(ctx context.Context, q *store.Queries, np *store.NewPipeline, link func(id int64) error) (result, error) {
-	id, err := q.CreatePipeline(ctx, *np)
+	rs, err := c.insert(ctx, q, []store.NewPipeline{*np})
 	if err != nil {
-		return result{}, fmt.Errorf("insert pipeline: %w", err)
+		return result{}, err
 	}
-	if np.UpstreamPipelineID != nil {
-		if err := q.SetDownstreamLineage(ctx, id, *np.UpstreamPipelineID); err != nil {
-			return result{}, fmt.Errorf("place downstream pipeline: %w", err)
-		}
+	res := rs[0]
+	if err := link(res.pipelineID); err != nil {
+		return result{}, err
 	}
-	if np.TriggerID != nil {
-		if err := q.TouchTriggers(ctx, []int64{*np.TriggerID}, time.Now()); err != nil {
-			return result{}, fmt.Errorf("touch trigger: %w", err)
-		}
+	if len(np.Jobs) == 0 {
+		return res, nil // failed by its config: nothing to process
 	}
-	// The answer shows the pipeline as created, as GitLab's does; its first
-	// jobs are released in the same transaction.
-	pl, err := q.PipelineByID(ctx, np.ProjectID, id)
+	touched, err := pipeline.Advance(ctx, q, res.pipelineID)
 	if err != nil {
-		return result{}, fmt.Errorf("read new pipeline: %w", err)
+		return result{}, err
 	}
-	if link != nil {
-		if err := link(id); err != nil {
-			return result{}, err
-		}
-	}
-	res := result{outcome: event.PipelineOutcome(pl), pipelineID: id}
-	if len(np.Jobs) > 0 {
-		if res.touched, err = pipeline.Advance(ctx, q, id); err != nil {
-			return result{}, err
-		}
-	}
+	res.touched = append(res.touched, touched...)
 	return res, nil
+}
+
+// storedPipeline is the result of an event whose pipeline exists. A
+// redelivery after the commit may have lost the publications that followed
+// it, so the pipeline's follow-ups are published again.
+func storedPipeline(pl store.Pipeline) result {
+	return result{outcome: event.PipelineOutcome(pl), pipelineID: pl.ID, touched: []int64{pl.ID}}
 }
 
 // storedResult returns what was already decided for an event.
@@ -221,7 +383,7 @@ func storedResult(ctx context.Context, q *store.Queries, eventID string) (result
 	case err != nil:
 		return result{}, false, err
 	case pl != nil:
-		return result{outcome: event.PipelineOutcome(*pl), pipelineID: pl.ID}, true, nil
+		return storedPipeline(*pl), true, nil
 	case rej != nil:
 		return result{outcome: event.RejectionOutcome(*rej)}, true, nil
 	}
@@ -230,9 +392,9 @@ func storedResult(ctx context.Context, q *store.Queries, eventID string) (result
 
 // plan checks an event against the database and evaluates its CI config,
 // returning the pipeline to insert or the reason not to.
-func (c *creator) plan(ctx context.Context, q *store.Queries, ev *event.TriggerRequested) (*store.NewPipeline, *rejection, error) {
+func (c *creator) plan(ctx context.Context, l *lookup, ev *event.TriggerRequested) (*store.NewPipeline, *rejection, error) {
 	notFound := rejectMessage(http.StatusNotFound, "404 Not Found")
-	project, err := q.ProjectByID(ctx, ev.ProjectID)
+	project, err := l.project(ctx, ev.ProjectID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFound, nil
 	}
@@ -250,7 +412,7 @@ func (c *creator) plan(ctx context.Context, q *store.Queries, ev *event.TriggerR
 	var shortToken string
 	switch ev.Source {
 	case "trigger":
-		t, err := q.TriggerByDigest(ctx, ev.TokenDigest)
+		t, err := l.trigger(ctx, ev.TokenDigest)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, notFound, nil
 		}
@@ -263,7 +425,7 @@ func (c *creator) plan(ctx context.Context, q *store.Queries, ev *event.TriggerR
 		np.TriggerID = &t.ID
 		shortToken = t.ShortToken
 		if t.OwnerID != nil {
-			u, err := q.UserByID(ctx, *t.OwnerID)
+			u, err := l.user(ctx, *t.OwnerID)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return nil, nil, err
 			}
@@ -272,7 +434,7 @@ func (c *creator) plan(ctx context.Context, q *store.Queries, ev *event.TriggerR
 			}
 		}
 	case "pipeline":
-		job, err := q.JobByTokenDigest(ctx, ev.TokenDigest)
+		job, err := l.q.JobByTokenDigest(ctx, ev.TokenDigest)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && job.ID != ev.UpstreamJobID) {
 			return nil, notFound, nil
 		}
@@ -283,7 +445,7 @@ func (c *creator) plan(ctx context.Context, q *store.Queries, ev *event.TriggerR
 			return nil, rejectMessage(http.StatusUnauthorized, msgJobNotRunning), nil
 		}
 		if job.ProjectID != project.ID {
-			ok, err := q.AllowlistContains(ctx, project.ID, job.ProjectID)
+			ok, err := l.q.AllowlistContains(ctx, project.ID, job.ProjectID)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -293,31 +455,31 @@ func (c *creator) plan(ctx context.Context, q *store.Queries, ev *event.TriggerR
 		}
 		np.UpstreamJobID, np.UpstreamPipelineID, np.UpstreamProjectID = &job.ID, &job.PipelineID, &job.ProjectID
 		if job.UserID != nil {
-			u, err := q.UserByID(ctx, *job.UserID)
+			u, err := l.user(ctx, *job.UserID)
 			if err != nil {
 				return nil, nil, err
 			}
 			user = &u
 		}
 	case "schedule":
-		sched, err := q.ScheduleByID(ctx, project.ID, ev.ScheduleID)
+		sched, err := l.schedule(ctx, project.ID, ev.ScheduleID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, notFound, nil
 		}
 		if err != nil {
 			return nil, nil, err
 		}
-		vars, err := q.ScheduleVariables(ctx, sched.ID)
+		vars, err := l.scheduleVariables(ctx, sched.ID)
 		if err != nil {
 			return nil, nil, err
 		}
 		np.ScheduleID = &sched.ID
-		np.Ref = strings.TrimPrefix(strings.TrimPrefix(sched.Ref, "refs/heads/"), "refs/tags/")
+		np.Ref = scheduleRef(sched)
 		np.Variables = vars
 		if sched.OwnerID == nil {
 			return nil, rejectMessage(http.StatusForbidden, msgScheduleNoOwner), nil
 		}
-		u, err := q.UserByID(ctx, *sched.OwnerID)
+		u, err := l.user(ctx, *sched.OwnerID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, nil, err
 		}
@@ -325,7 +487,7 @@ func (c *creator) plan(ctx context.Context, q *store.Queries, ev *event.TriggerR
 		if err == nil && u.State == "active" {
 			if u.IsAdmin {
 				level = store.Owner
-			} else if level, err = q.AccessLevel(ctx, u.ID, project.ID); err != nil {
+			} else if level, err = l.accessLevel(ctx, u.ID, project.ID); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -341,15 +503,15 @@ func (c *creator) plan(ctx context.Context, q *store.Queries, ev *event.TriggerR
 	if user != nil {
 		np.UserID = &user.ID
 	}
-	return c.build(ctx, q, project, np, user, ev, shortToken)
+	return c.build(ctx, l, project, np, user, ev, shortToken)
 }
 
 // build resolves np's ref to its commit and evaluates the project's CI config
 // there for the event, filling in np's jobs, or returns why no pipeline can
 // be made. np.Ref is the ref to resolve.
-func (c *creator) build(ctx context.Context, q *store.Queries, project store.Project, np *store.NewPipeline, user *store.User,
+func (c *creator) build(ctx context.Context, l *lookup, project store.Project, np *store.NewPipeline, user *store.User,
 	ev *event.TriggerRequested, shortToken string) (*store.NewPipeline, *rejection, error) {
-	refs, err := q.RefsNamed(ctx, project.ID, np.Ref)
+	refs, err := l.refsNamed(ctx, project.ID, np.Ref)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -364,7 +526,7 @@ func (c *creator) build(ctx context.Context, q *store.Queries, project store.Pro
 	}
 	ref := refs[0]
 	np.Tag = ref.Kind == "tag"
-	commit, err := q.CommitBySHA(ctx, project.ID, ref.CommitSHA)
+	commit, err := l.commit(ctx, project.ID, ref.CommitSHA)
 	if err != nil {
 		return nil, nil, fmt.Errorf("commit %s of %s: %w", ref.CommitSHA, ref.Name, err)
 	}
@@ -377,7 +539,7 @@ func (c *creator) build(ctx context.Context, q *store.Queries, project store.Pro
 	if !ok {
 		return nil, rejectBase(http.StatusBadRequest, msgMissingConfig), nil
 	}
-	cfg, err := c.parse(blob, func() ([]byte, error) { return q.Blob(ctx, blob) })
+	cfg, err := c.parse(blob, func() ([]byte, error) { return l.q.Blob(ctx, blob) })
 	if err != nil {
 		return failedPipeline(np, err)
 	}
@@ -405,6 +567,7 @@ func (c *creator) build(ctx context.Context, q *store.Queries, project store.Pro
 		return nil, nil, err
 	}
 	np.Jobs = jobs
+	release(np, p)
 	return np, nil, nil
 }
 
@@ -476,4 +639,23 @@ func newJobs(p *ciconfig.Plan) ([]store.NewJob, error) {
 		})
 	}
 	return jobs, nil
+}
+
+// release applies GitLab's processing to a new pipeline's jobs before they
+// are inserted, as pipeline.Advance would right after: the first jobs become
+// pending (or manual, scheduled, skipped) and the pipeline takes the
+// composed status. The pipeline is then written once, already released.
+func release(np *store.NewPipeline, p *ciconfig.Plan) {
+	jobs := make([]pipestate.Job, len(p.Jobs))
+	for i, j := range p.Jobs {
+		jobs[i] = pipestate.Job{ID: int64(i + 1), Name: j.Name, StageIdx: j.StageIndex, Status: np.Jobs[i].Status,
+			When: j.When, AllowFailure: j.AllowFailure, Needs: j.Needs}
+	}
+	for _, t := range pipestate.Advance(jobs) {
+		jobs[t.JobID-1].Status = t.To
+		np.Jobs[t.JobID-1].Status = t.To
+	}
+	status, warnings := pipestate.Status(jobs)
+	np.Status = status
+	np.Released = store.Released{Warnings: warnings, Finished: pipestate.Finished(status)}
 }

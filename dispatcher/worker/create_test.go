@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -187,4 +188,110 @@ func TestRetryDelayGrowsAndIsBounded(t *testing.T) {
 	require.Less(t, retryDelay(1), retryDelay(3))
 	require.LessOrEqual(t, retryDelay(100), retryDelay(99)+1)
 	require.Equal(t, retryDelay(100).Seconds(), 30.0)
+}
+
+// TestProcessBatch decides a batch mixing every kind of answer in one
+// transaction and checks each result is what deciding it alone gives.
+func TestProcessBatch(t *testing.T) {
+	f := newFixture(t, docsCI)
+	ctx := context.Background()
+	q := store.New(f.pool)
+	head, err := q.RefByName(ctx, f.project, "branch", "master")
+	require.NoError(t, err)
+	_, err = q.CreateRef(ctx, f.project, "branch", "dup", head.CommitSHA, "")
+	require.NoError(t, err)
+	_, err = q.CreateRef(ctx, f.project, "tag", "dup", head.CommitSHA, "")
+	require.NoError(t, err)
+	schedule := func(owner bool) int64 {
+		var id int64
+		require.NoError(t, f.pool.QueryRow(ctx, `INSERT INTO pipeline_schedules (project_id, owner_id, description, ref, cron, next_run_at)
+			SELECT $1, CASE WHEN $2 THEN (SELECT id FROM users ORDER BY id LIMIT 1) END, 'nightly', 'refs/heads/master', '0 0 * * *', now()
+			RETURNING id`, f.project, owner).Scan(&id))
+		_, err := f.pool.Exec(ctx, `INSERT INTO pipeline_schedule_variables (schedule_id, key, value) VALUES ($1, 'UPLOAD_TO_S3', 'yes')`, id)
+		require.NoError(t, err)
+		return id
+	}
+	owned, orphan := schedule(true), schedule(false)
+	scheduleEvent := func(id int64) *event.TriggerRequested {
+		return &event.TriggerRequested{EventID: "sched-" + strconv.FormatInt(id, 10), ProjectID: f.project, Source: "schedule", ScheduleID: id}
+	}
+	stored := f.process(t, f.event("stored", "master"))
+	require.Equal(t, http.StatusCreated, stored.outcome.Status)
+	badToken := f.event("bad-token", "master")
+	badToken.TokenDigest = secret.Digest("not a token")
+
+	batch := []*event.TriggerRequested{
+		f.event("branch", "master", store.Variable{Key: "UPLOAD_TO_S3", Value: "true", VariableType: "env_var"}),
+		f.event("tag", "v1.0"),
+		f.event("missing-ref", "nope"),
+		f.event("branch", "master"), // a copy of the first
+		f.event("stored", "master"),
+		badToken,
+		f.event("ambiguous", "dup"),
+		scheduleEvent(owned),
+		scheduleEvent(orphan),
+	}
+	var results []result
+	require.NoError(t, store.InTx(ctx, f.pool, func(q *store.Queries) error {
+		var err error
+		results, err = newCreator(16, Limits{}).processBatch(ctx, q, batch)
+		return err
+	}))
+	statuses := make([]int, len(results))
+	for i, r := range results {
+		statuses[i] = r.outcome.Status
+	}
+	require.Equal(t, []int{201, 201, 400, 201, 201, 404, 400, 201, 403}, statuses)
+	require.JSONEq(t, `{"message":{"base":["Reference not found"]}}`, string(results[2].outcome.Body))
+	require.JSONEq(t, `{"message":{"base":["Ref is ambiguous"]}}`, string(results[6].outcome.Body))
+	require.Equal(t, results[0].pipelineID, results[3].pipelineID, "copies of one event share its pipeline")
+	require.Equal(t, stored.pipelineID, results[4].pipelineID)
+
+	// New pipelines answer as created, take the next iids without gaps,
+	// and are stored already released: the first stage pending.
+	first := results[0].outcome.Pipeline
+	require.Equal(t, "created", first.Status)
+	iids := []int64{results[0].outcome.Pipeline.IID, results[1].outcome.Pipeline.IID, results[7].outcome.Pipeline.IID}
+	require.Equal(t, []int64{2, 3, 4}, iids)
+	pl, err := q.PipelineByID(ctx, f.project, first.ID)
+	require.NoError(t, err)
+	require.Equal(t, "pending", pl.Status)
+	jobs, _, err := q.JobsOfPipeline(ctx, first.ID, "build", nil, store.Page{Number: 1, PerPage: 100})
+	require.NoError(t, err)
+	byName := map[string]string{}
+	for _, j := range jobs {
+		byName[j.Name] = j.Status
+	}
+	require.Equal(t, map[string]string{"run_tests": "pending", "build_package": "created", "upload_package": "created"}, byName)
+	require.Len(t, results[0].jobs, 1, "the released job is published after the commit")
+	require.Equal(t, []int64{stored.pipelineID}, results[4].touched, "a stored pipeline's follow-ups are published again")
+
+	// The schedule's pipeline has its variables; the orphan's error shows.
+	schedPl := results[7].outcome.Pipeline
+	require.Equal(t, "schedule", schedPl.Source)
+	vars, err := q.PipelineVariables(ctx, schedPl.ID)
+	require.NoError(t, err)
+	require.Equal(t, []store.Variable{{Key: "UPLOAD_TO_S3", Value: "yes", VariableType: "env_var"}}, vars)
+	var lastErrors []*string
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT array_agg(last_error ORDER BY id) FROM pipeline_schedules`).Scan(&lastErrors))
+	require.Nil(t, lastErrors[0])
+	require.Equal(t, msgScheduleNoOwner, *lastErrors[1])
+
+	// Every refusal is stored, and the whole batch replays the same.
+	var rejected int
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM trigger_rejections`).Scan(&rejected))
+	require.Equal(t, 4, rejected)
+	var again []result
+	require.NoError(t, store.InTx(ctx, f.pool, func(q *store.Queries) error {
+		var err error
+		again, err = newCreator(16, Limits{}).processBatch(ctx, q, batch)
+		return err
+	}))
+	for i := range results {
+		require.Equal(t, results[i].outcome.Status, again[i].outcome.Status, i)
+		require.Equal(t, results[i].pipelineID, again[i].pipelineID, i)
+	}
+	var count int
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM pipelines`).Scan(&count))
+	require.Equal(t, 4, count)
 }

@@ -158,3 +158,35 @@ func ensureConsumer(ctx context.Context, js jetstream.JetStream, stream string, 
 	}
 	return c, nil
 }
+
+// Message is one message to publish with PublishAll.
+type Message struct {
+	Subject string
+	Data    []byte
+	// MsgID is the Nats-Msg-Id JetStream deduplicates by.
+	MsgID string
+}
+
+// PublishAll publishes msgs without waiting between them and returns once
+// JetStream has stored every one, or with the first failure (some of msgs
+// may then be stored: a retry deduplicates by MsgID).
+func PublishAll(ctx context.Context, js jetstream.JetStream, msgs []Message) error {
+	acks := make([]jetstream.PubAckFuture, 0, len(msgs))
+	for _, m := range msgs {
+		ack, err := js.PublishAsync(m.Subject, m.Data, jetstream.WithMsgID(m.MsgID))
+		if err != nil {
+			return fmt.Errorf("publish %s: %w", m.MsgID, err)
+		}
+		acks = append(acks, ack)
+	}
+	for i, ack := range acks {
+		select {
+		case <-ack.Ok():
+		case err := <-ack.Err():
+			return fmt.Errorf("publish %s: %w", msgs[i].MsgID, err)
+		case <-ctx.Done():
+			return fmt.Errorf("publish %s: %w", msgs[i].MsgID, ctx.Err())
+		}
+	}
+	return nil
+}

@@ -14,9 +14,13 @@ import (
 type WorkOptions struct {
 	// Name says what is consumed, for errors and logs ("trigger events").
 	Name string
-	// Concurrency is how many messages are handled at once.
+	// Concurrency is how many handlers run at once.
 	Concurrency int
-	// PullMax is how many messages are pulled ahead (default 2×Concurrency).
+	// MaxBatch is how many messages WorkBatches gives a handler at most
+	// (default 1).
+	MaxBatch int
+	// PullMax is how many messages are pulled ahead (default
+	// 2×Concurrency×MaxBatch).
 	PullMax int
 	// DrainWait bounds the wait for the consumer to drain at shutdown
 	// (default 20 s).
@@ -33,16 +37,33 @@ type WorkOptions struct {
 // opts.Grace. A message pulled but not yet handled when ctx ends is left
 // unacknowledged: JetStream redelivers it after its AckWait.
 func Work(ctx context.Context, cons jetstream.Consumer, opts WorkOptions, handle func(context.Context, jetstream.Msg)) error {
+	opts.MaxBatch = 1
+	return WorkBatches(ctx, cons, opts, func(ctx context.Context, ms []jetstream.Msg) { handle(ctx, ms[0]) })
+}
+
+// WorkBatches is Work handing each handler every message already pulled,
+// up to opts.MaxBatch at once: a handler never waits for a batch to fill,
+// so batches grow with the load and a lone message is handled at once.
+func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions, handle func(context.Context, []jetstream.Msg)) error {
 	if opts.Concurrency < 1 {
 		opts.Concurrency = 1
 	}
+	if opts.MaxBatch < 1 {
+		opts.MaxBatch = 1
+	}
 	if opts.PullMax < 1 {
-		opts.PullMax = 2 * opts.Concurrency
+		opts.PullMax = 2 * opts.Concurrency * opts.MaxBatch
 	}
 	if opts.DrainWait <= 0 {
 		opts.DrainWait = 20 * time.Second
 	}
-	msgs := make(chan jetstream.Msg)
+	// With batches, pulled messages wait in the channel so that a handler
+	// finds them all at once.
+	buffer := 0
+	if opts.MaxBatch > 1 {
+		buffer = opts.PullMax
+	}
+	msgs := make(chan jetstream.Msg, buffer)
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	var wg sync.WaitGroup
@@ -51,7 +72,7 @@ func Work(ctx context.Context, cons jetstream.Consumer, opts WorkOptions, handle
 		go func() {
 			defer wg.Done()
 			for m := range msgs {
-				handle(workCtx, m)
+				handle(workCtx, takeBatch(m, msgs, opts.MaxBatch))
 			}
 		}()
 	}
@@ -88,4 +109,21 @@ func Work(ctx context.Context, cons jetstream.Consumer, opts WorkOptions, handle
 	}
 	<-done
 	return nil
+}
+
+// takeBatch is first and whatever else msgs holds right now, up to max.
+func takeBatch(first jetstream.Msg, msgs <-chan jetstream.Msg, max int) []jetstream.Msg {
+	batch := []jetstream.Msg{first}
+	for len(batch) < max {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, m)
+		default:
+			return batch
+		}
+	}
+	return batch
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/triggerd/triggerd/internal/broker"
 	"github.com/triggerd/triggerd/internal/event"
 	"github.com/triggerd/triggerd/internal/pipestate"
 	"github.com/triggerd/triggerd/internal/store"
@@ -159,14 +160,8 @@ func PublishPending(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStr
 		if err != nil {
 			return err
 		}
-		for _, j := range jobs {
-			data, err := json.Marshal(event.Job{JobID: j.ID, PipelineID: j.PipelineID, ProjectID: j.ProjectID})
-			if err != nil {
-				return err
-			}
-			if _, err := js.Publish(ctx, event.JobSubject(j.ProjectID), data, jetstream.WithMsgID(event.JobMsgID(j.ID))); err != nil {
-				return fmt.Errorf("publish job %d: %w", j.ID, err)
-			}
+		if err := PublishJobs(ctx, js, jobs); err != nil {
+			return err
 		}
 		moved, err := fanOut(ctx, pool, js, id)
 		if err != nil {
@@ -178,4 +173,19 @@ func PublishPending(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStr
 		queue = append(queue, moved...)
 	}
 	return nil
+}
+
+// PublishJobs puts pending jobs on the JOBS stream, all at once, and
+// returns when JetStream has stored every one. A job's message id is
+// derived from its id, so a repeat within the duplicate window is dropped.
+func PublishJobs(ctx context.Context, js jetstream.JetStream, jobs []store.JobRef) error {
+	msgs := make([]broker.Message, len(jobs))
+	for i, j := range jobs {
+		data, err := json.Marshal(event.Job{JobID: j.ID, PipelineID: j.PipelineID, ProjectID: j.ProjectID})
+		if err != nil {
+			return err
+		}
+		msgs[i] = broker.Message{Subject: event.JobSubject(j.ProjectID), Data: data, MsgID: event.JobMsgID(j.ID)}
+	}
+	return broker.PublishAll(ctx, js, msgs)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -31,6 +32,8 @@ type NewPipeline struct {
 	CommittedAt         *time.Time
 	Variables           []Variable
 	Jobs                []NewJob
+	// Released is the state Status is in after the first processing.
+	Released Released
 }
 
 // NewJob is a job or bridge of a new pipeline.
@@ -45,69 +48,252 @@ type NewJob struct {
 	Spec         json.RawMessage
 }
 
-// CreatePipeline inserts a pipeline with the next iid of its project, its
-// variables and its jobs, and returns its id. It must run in a transaction:
-// the iid counter row stays locked until commit, which is what keeps iids
-// free of gaps. A pipeline for the same event already existing is
-// ErrDuplicate.
-func (q *Queries) CreatePipeline(ctx context.Context, np NewPipeline) (int64, error) {
-	var id int64
-	var eventID *string
-	if np.EventID != "" {
-		eventID = &np.EventID
-	}
-	err := q.db.QueryRow(ctx, `WITH n AS (
-			UPDATE projects SET pipeline_iid = pipeline_iid + 1, last_activity_at = now() WHERE id = $1 RETURNING pipeline_iid)
-		INSERT INTO pipelines (project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors, failure_reason,
-			user_id, trigger_id, upstream_job_id, upstream_pipeline_id, upstream_project_id, inputs, committed_at, trigger_payload, predefined_variables, schedule_id)
-		SELECT $1, n.pipeline_iid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19 FROM n
-		RETURNING id`,
-		np.ProjectID, eventID, np.SHA, np.Ref, np.Tag, np.Status, np.Source, np.YAMLErrors, np.FailureReason,
-		np.UserID, np.TriggerID, np.UpstreamJobID, np.UpstreamPipelineID, np.UpstreamProjectID, nullJSON(np.Inputs), np.CommittedAt,
-		nullJSON(np.TriggerPayload), nullJSON(np.PredefinedVariables), np.ScheduleID,
-	).Scan(&id)
-	if err != nil {
-		return 0, mapErr(err)
-	}
-	if len(np.Variables) > 0 {
-		keys := make([]string, len(np.Variables))
-		values := make([]string, len(np.Variables))
-		types := make([]string, len(np.Variables))
-		for i, v := range np.Variables {
-			keys[i], values[i], types[i] = v.Key, v.Value, v.VariableType
-			if types[i] == "" {
-				types[i] = "env_var"
-			}
-		}
-		if _, err := q.db.Exec(ctx, `INSERT INTO pipeline_variables (pipeline_id, key, value, variable_type)
-			SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])`, id, keys, values, types); err != nil {
-			return 0, mapErr(err)
-		}
-	}
-	if len(np.Jobs) > 0 {
-		n := len(np.Jobs)
-		kinds, names, stages, statuses, whens := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		idxs := make([]int32, n)
-		allow := make([]bool, n)
-		specs := make([]string, n)
-		for i, j := range np.Jobs {
-			kinds[i], names[i], stages[i], statuses[i], whens[i] = j.Kind, j.Name, j.Stage, j.Status, j.When
-			idxs[i], allow[i], specs[i] = int32(j.StageIdx), j.AllowFailure, string(j.Spec)
-		}
-		if _, err := q.db.Exec(ctx, `INSERT INTO jobs (pipeline_id, project_id, user_id, kind, name, stage, stage_idx, status, when_, allow_failure, spec)
-			SELECT $1, $2, $3, k, nm, st, ix, s, w, a, sp::jsonb
-			FROM unnest($4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::bool[], $11::text[])
-				WITH ORDINALITY AS t(k, nm, st, ix, s, w, a, sp, ord) ORDER BY ord`,
-			id, np.ProjectID, np.UserID, kinds, names, stages, idxs, statuses, whens, allow, specs); err != nil {
-			return 0, mapErr(err)
-		}
-	}
-	return id, nil
+// Released is the state of a new pipeline after its first processing
+// (pipestate.Advance over its created jobs), which the dispatcher computes
+// before inserting, so that a pipeline is written once, already released.
+type Released struct {
+	// Warnings is set when the pipeline shows "passed with warnings".
+	Warnings bool
+	// Finished is set when Status is final: the pipeline is inserted
+	// started and finished at once.
+	Finished bool
 }
 
-func nullJSON(raw json.RawMessage) any {
+// CreatedJob is a job of a pipeline just inserted.
+type CreatedJob struct {
+	JobRef
+	Kind   string
+	Status string
+}
+
+// CreatePipelines inserts pipelines, each with the next iid of its project,
+// with their variables and jobs, and returns their ids in order and every
+// job made. It must run in a transaction: the projects' iid counter rows
+// stay locked until commit, which keeps iids free of gaps; they are locked
+// in id order, so concurrent batches cannot deadlock on them. A pipeline for
+// an event that already has one is ErrDuplicate, and nothing is inserted.
+func (q *Queries) CreatePipelines(ctx context.Context, nps []NewPipeline) ([]int64, []CreatedJob, error) {
+	if len(nps) == 0 {
+		return nil, nil, nil
+	}
+	iids, err := q.allocateIIDs(ctx, nps)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids, err := q.insertPipelines(ctx, nps, iids)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := q.insertPipelineVariables(ctx, nps, ids); err != nil {
+		return nil, nil, err
+	}
+	jobs, err := q.insertJobs(ctx, nps, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ids, jobs, nil
+}
+
+// CreatePipeline is CreatePipelines for one pipeline.
+func (q *Queries) CreatePipeline(ctx context.Context, np NewPipeline) (int64, error) {
+	ids, _, err := q.CreatePipelines(ctx, []NewPipeline{np})
+	if err != nil {
+		return 0, err
+	}
+	return ids[0], nil
+}
+
+// allocateIIDs takes the next iids of every project of nps, in order.
+func (q *Queries) allocateIIDs(ctx context.Context, nps []NewPipeline) ([]int64, error) {
+	counts := map[int64]int32{}
+	for _, np := range nps {
+		counts[np.ProjectID]++
+	}
+	projects := make([]int64, 0, len(counts))
+	for id := range counts {
+		projects = append(projects, id)
+	}
+	slices.Sort(projects)
+	n := make([]int32, len(projects))
+	for i, id := range projects {
+		n[i] = counts[id]
+	}
+	rows, err := q.db.Query(ctx, `WITH locked AS (SELECT id FROM projects WHERE id = ANY($1) ORDER BY id FOR UPDATE)
+		UPDATE projects p SET pipeline_iid = p.pipeline_iid + c.n, last_activity_at = now()
+		FROM locked JOIN unnest($1::bigint[], $2::int[]) AS c(id, n) ON c.id = locked.id
+		WHERE p.id = locked.id RETURNING p.id, p.pipeline_iid`, projects, n)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	// next is the first iid each project's pipelines take.
+	next := make(map[int64]int64, len(projects))
+	for rows.Next() {
+		var id, last int64
+		if err := rows.Scan(&id, &last); err != nil {
+			rows.Close()
+			return nil, mapErr(err)
+		}
+		next[id] = last - int64(counts[id]) + 1
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	iids := make([]int64, len(nps))
+	for i, np := range nps {
+		iid, ok := next[np.ProjectID]
+		if !ok {
+			return nil, ErrNotFound // the project is gone
+		}
+		iids[i] = iid
+		next[np.ProjectID]++
+	}
+	return iids, nil
+}
+
+// insertPipelines inserts the pipeline rows and returns their ids in order.
+func (q *Queries) insertPipelines(ctx context.Context, nps []NewPipeline, iids []int64) ([]int64, error) {
+	n := len(nps)
+	var (
+		projectIDs                                        = make([]int64, n)
+		eventIDs, yamlErrors, failureReasons              = make([]*string, n), make([]*string, n), make([]*string, n)
+		shas, refs, statuses, sources                     = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		tags, warnings, finished                          = make([]bool, n), make([]bool, n), make([]bool, n)
+		userIDs, triggerIDs, scheduleIDs                  = make([]*int64, n), make([]*int64, n), make([]*int64, n)
+		upstreamJobs, upstreamPipelines, upstreamProjects = make([]*int64, n), make([]*int64, n), make([]*int64, n)
+		inputs, payloads, predefined                      = make([]*string, n), make([]*string, n), make([]*string, n)
+		committedAt                                       = make([]*time.Time, n)
+	)
+	for i, np := range nps {
+		projectIDs[i], shas[i], refs[i], statuses[i], sources[i] = np.ProjectID, np.SHA, np.Ref, np.Status, np.Source
+		if np.EventID != "" {
+			eventIDs[i] = &np.EventID
+		}
+		yamlErrors[i], failureReasons[i] = np.YAMLErrors, np.FailureReason
+		tags[i], warnings[i], finished[i] = np.Tag, np.Released.Warnings, np.Released.Finished
+		userIDs[i], triggerIDs[i], scheduleIDs[i] = np.UserID, np.TriggerID, np.ScheduleID
+		upstreamJobs[i], upstreamPipelines[i], upstreamProjects[i] = np.UpstreamJobID, np.UpstreamPipelineID, np.UpstreamProjectID
+		inputs[i], payloads[i], predefined[i] = jsonText(np.Inputs), jsonText(np.TriggerPayload), jsonText(np.PredefinedVariables)
+		committedAt[i] = np.CommittedAt
+	}
+	rows, err := q.db.Query(ctx, `INSERT INTO pipelines (project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors,
+			failure_reason, user_id, trigger_id, upstream_job_id, upstream_pipeline_id, upstream_project_id, inputs, committed_at,
+			trigger_payload, predefined_variables, schedule_id, warnings, started_at, finished_at, duration, queued_duration)
+		SELECT project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors, failure_reason, user_id, trigger_id,
+			upstream_job_id, upstream_pipeline_id, upstream_project_id, inputs::jsonb, committed_at, trigger_payload::jsonb,
+			predefined::jsonb, schedule_id, warnings,
+			CASE WHEN finished THEN now() END, CASE WHEN finished THEN now() END, CASE WHEN finished THEN 0 END, CASE WHEN finished THEN 0 END
+		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::text[],
+			$10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::timestamptz[],
+			$18::text[], $19::text[], $20::bigint[], $21::bool[], $22::bool[])
+			WITH ORDINALITY AS t(project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors, failure_reason, user_id,
+				trigger_id, upstream_job_id, upstream_pipeline_id, upstream_project_id, inputs, committed_at, trigger_payload,
+				predefined, schedule_id, warnings, finished, ord)
+		ORDER BY ord
+		RETURNING id, project_id, iid`,
+		projectIDs, iids, eventIDs, shas, refs, tags, statuses, sources, yamlErrors, failureReasons, userIDs, triggerIDs,
+		upstreamJobs, upstreamPipelines, upstreamProjects, inputs, committedAt, payloads, predefined, scheduleIDs, warnings, finished)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	type key struct{ project, iid int64 }
+	byIID := make(map[key]int64, n)
+	for rows.Next() {
+		var id int64
+		var k key
+		if err := rows.Scan(&id, &k.project, &k.iid); err != nil {
+			rows.Close()
+			return nil, mapErr(err)
+		}
+		byIID[k] = id
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	ids := make([]int64, n)
+	for i := range nps {
+		ids[i] = byIID[key{projectIDs[i], iids[i]}]
+	}
+	return ids, nil
+}
+
+// insertPipelineVariables inserts every pipeline's own variables.
+func (q *Queries) insertPipelineVariables(ctx context.Context, nps []NewPipeline, ids []int64) error {
+	var pipelineIDs []int64
+	var keys, values, types []string
+	for i, np := range nps {
+		for _, v := range np.Variables {
+			t := v.VariableType
+			if t == "" {
+				t = "env_var"
+			}
+			pipelineIDs, keys, values, types = append(pipelineIDs, ids[i]), append(keys, v.Key), append(values, v.Value), append(types, t)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := q.db.Exec(ctx, `INSERT INTO pipeline_variables (pipeline_id, key, value, variable_type)
+		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])`, pipelineIDs, keys, values, types)
+	return mapErr(err)
+}
+
+// insertJobs inserts every pipeline's jobs, in order, with the timestamps
+// their released status implies, and returns them.
+func (q *Queries) insertJobs(ctx context.Context, nps []NewPipeline, ids []int64) ([]CreatedJob, error) {
+	var (
+		pipelineIDs, projectIDs                      []int64
+		userIDs                                      []*int64
+		kinds, names, stages, statuses, whens, specs []string
+		idxs                                         []int32
+		allow                                        []bool
+	)
+	for i, np := range nps {
+		for _, j := range np.Jobs {
+			pipelineIDs, projectIDs, userIDs = append(pipelineIDs, ids[i]), append(projectIDs, np.ProjectID), append(userIDs, np.UserID)
+			kinds, names, stages, statuses = append(kinds, j.Kind), append(names, j.Name), append(stages, j.Stage), append(statuses, j.Status)
+			whens, specs, idxs, allow = append(whens, j.When), append(specs, string(j.Spec)), append(idxs, int32(j.StageIdx)), append(allow, j.AllowFailure)
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	rows, err := q.db.Query(ctx, `INSERT INTO jobs (pipeline_id, project_id, user_id, kind, name, stage, stage_idx, status, when_,
+			allow_failure, spec, queued_at, finished_at)
+		SELECT pl, pr, u, k, nm, st, ix, s, w, a, sp::jsonb,
+			CASE WHEN s = 'pending' THEN now() END,
+			CASE WHEN s IN ('success', 'failed', 'canceled', 'skipped') THEN now() END
+		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[],
+			$10::bool[], $11::text[]) WITH ORDINALITY AS t(pl, pr, u, k, nm, st, ix, s, w, a, sp, ord)
+		ORDER BY ord
+		RETURNING id, pipeline_id, project_id, kind, status`,
+		pipelineIDs, projectIDs, userIDs, kinds, names, stages, idxs, statuses, whens, allow, specs)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	jobs := make([]CreatedJob, 0, len(names))
+	for rows.Next() {
+		var j CreatedJob
+		if err := rows.Scan(&j.ID, &j.PipelineID, &j.ProjectID, &j.Kind, &j.Status); err != nil {
+			return nil, mapErr(err)
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, mapErr(rows.Err())
+}
+
+// PipelinesByIDs returns the pipelines among ids, whatever their project.
+func (q *Queries) PipelinesByIDs(ctx context.Context, ids []int64) ([]Pipeline, error) {
+	return collectAll[Pipeline](q.db.Query(ctx, pipelineSelect+` WHERE pl.id = ANY($1)`, ids))
+}
+
+// jsonText is a JSON document as text for a ::jsonb cast, nil when empty.
+func jsonText(raw json.RawMessage) *string {
 	if len(raw) == 0 {
 		return nil
 	}
-	return raw
+	s := string(raw)
+	return &s
 }

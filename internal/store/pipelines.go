@@ -166,14 +166,6 @@ func (q *Queries) RejectionByEventID(ctx context.Context, eventID string) (Rejec
 	return r, mapErr(err)
 }
 
-// InsertRejection records a rejected event; a second record of the same event
-// keeps the first.
-func (q *Queries) InsertRejection(ctx context.Context, r Rejection) error {
-	_, err := q.db.Exec(ctx, `INSERT INTO trigger_rejections (event_id, project_id, status, body) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (event_id) DO NOTHING`, r.EventID, r.ProjectID, r.Status, string(r.Body))
-	return mapErr(err)
-}
-
 // EventResult returns what became of a trigger event: the pipeline it
 // created, or the rejection recorded for it; both nil while undecided.
 func (q *Queries) EventResult(ctx context.Context, eventID string) (*Pipeline, *Rejection, error) {

@@ -57,7 +57,7 @@ func TestSchedules(t *testing.T) {
 	}
 
 	// An edit clears the reason the last run created nothing.
-	require.NoError(t, q.SetScheduleError(ctx, ids[0], "ref gone"))
+	require.NoError(t, q.SetScheduleErrors(ctx, map[int64]string{ids[0]: "ref gone"}))
 	s, err := q.ScheduleByID(ctx, projectID, ids[0])
 	require.NoError(t, err)
 	require.Equal(t, "ref gone", *s.LastError)
