@@ -31,6 +31,7 @@ type config struct {
 	Concurrency      int
 	Batches          int
 	BatchSize        int
+	MaxDeliver       int
 	AckWait          time.Duration
 	Replicas         int
 	CrashAfterCommit bool
@@ -54,6 +55,8 @@ func loadConfig(args []string) (config, error) {
 	conc := conf.Int(fs, "concurrency", "DISPATCHER_CONCURRENCY", 16, "job events processed at once")
 	batches := conf.Int(fs, "batches", "DISPATCHER_BATCHES", 4, "batches of trigger events decided at once")
 	batchSize := conf.Int(fs, "batch-size", "DISPATCHER_BATCH_SIZE", 256, "trigger events decided in one transaction at most")
+	maxDeliver := conf.Int(fs, "max-deliver", "DISPATCHER_MAX_DELIVER", worker.DefaultMaxDeliver,
+		"deliveries of a failing trigger event before it goes to the dead-letter stream")
 	ackWait := conf.Duration(fs, "ack-wait", "DISPATCHER_ACK_WAIT", 30*time.Second, "how long an unacknowledged event waits before redelivery")
 	replicas := conf.Int(fs, "stream-replicas", "STREAM_REPLICAS", 1, "JetStream stream replicas")
 	crash := conf.Bool(fs, "crash-after-commit", "DISPATCHER_CRASH_AFTER_COMMIT", false, "fault injection for tests: exit after the first commit, before the ack")
@@ -73,10 +76,12 @@ func loadConfig(args []string) (config, error) {
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
-	cfg := config{DatabaseURL: *db, NATSURL: *natsURL, Concurrency: *conc, Batches: *batches, BatchSize: *batchSize, AckWait: *ackWait, Replicas: *replicas,
+	cfg := config{DatabaseURL: *db, NATSURL: *natsURL, Concurrency: *conc, Batches: *batches, BatchSize: *batchSize, MaxDeliver: *maxDeliver, AckWait: *ackWait, Replicas: *replicas,
 		CrashAfterCommit: *crash, ExternalURL: strings.TrimSuffix(*ext, "/"), StuckAfter: *stuck, SchedulerEvery: *every, CatchUp: *catchUp, LogLevel: *level,
 		BridgeMaxDepth: *maxDepth, BridgeMaxHierarchySize: *maxSize, BridgeRetryInitial: *retryInitial, BridgeRetryMaxElapsed: *retryMax}
 	switch {
+	case cfg.MaxDeliver < 1:
+		return config{}, fmt.Errorf("DISPATCHER_MAX_DELIVER must be at least 1, not %d", cfg.MaxDeliver)
 	case cfg.Batches < 1 || cfg.BatchSize < 1:
 		return config{}, fmt.Errorf("DISPATCHER_BATCHES and DISPATCHER_BATCH_SIZE must be at least 1, not %d and %d", cfg.Batches, cfg.BatchSize)
 	case cfg.CatchUp != "latest" && cfg.CatchUp != "none":
@@ -146,7 +151,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	w := worker.New(worker.Config{
-		Concurrency: cfg.Batches, BatchSize: cfg.BatchSize, CrashAfterCommit: cfg.CrashAfterCommit,
+		Concurrency: cfg.Batches, BatchSize: cfg.BatchSize, MaxDeliver: cfg.MaxDeliver, CrashAfterCommit: cfg.CrashAfterCommit,
 		Limits:      worker.Limits{MaxDepth: cfg.BridgeMaxDepth, MaxHierarchySize: cfg.BridgeMaxHierarchySize},
 		BridgeRetry: worker.BridgeRetry{Initial: cfg.BridgeRetryInitial, MaxElapsed: cfg.BridgeRetryMaxElapsed},
 	}, log, pool, nc, js, cons)

@@ -149,7 +149,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer rl.Close()
 	srv := api.New(api.Config{ExternalURL: cfg.ExternalURL, TriggerWait: cfg.TriggerWait},
-		api.Deps{Log: log, Pool: pool, Sealer: sealer, Publisher: rl, Caches: caches})
+		api.Deps{Log: log, Pool: pool, Sealer: sealer, Publisher: rl, Caches: caches, JetStream: js})
 
 	if cfg.SeedDemo {
 		if err := seedDemo(ctx, srv, cfg.AdminToken, cfg.ExternalURL, os.Stdout); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -31,6 +32,9 @@ type Config struct {
 	// first pipeline, before publishing, replying or acking. It is a fault
 	// injection switch for the crash-recovery tests and nothing else.
 	CrashAfterCommit bool
+	// MaxDeliver is how often an event is tried before it is given up and
+	// kept in the dead-letter stream with its last error.
+	MaxDeliver int
 	// Limits bound hierarchies of multi-project pipelines.
 	Limits Limits
 	// BridgeRetry is how long and how often a bridge's downstream pipeline
@@ -58,6 +62,9 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jet
 	if cfg.BatchSize < 1 {
 		cfg.BatchSize = 256
 	}
+	if cfg.MaxDeliver < 1 {
+		cfg.MaxDeliver = DefaultMaxDeliver
+	}
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 20 * time.Second
 	}
@@ -76,6 +83,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	return broker.WorkBatches(ctx, w.cons, broker.WorkOptions{Name: "trigger events", Concurrency: w.cfg.Concurrency,
 		MaxBatch: w.cfg.BatchSize, DrainWait: w.cfg.ShutdownGrace, Grace: w.cfg.ShutdownGrace, Log: w.log}, w.handleBatch)
 }
+
+// DefaultMaxDeliver gives an event about ten minutes of retries (see
+// retryDelay) before it is dead-lettered: a database restart is ridden out.
+const DefaultMaxDeliver = 25
 
 // retryDelay grows with each redelivery, up to 30 s.
 func retryDelay(delivered uint64) time.Duration {
@@ -100,9 +111,13 @@ type delivery struct {
 
 func (w *Worker) decode(m jetstream.Msg) (*delivery, bool) {
 	d := &delivery{msg: m, delivered: 1}
-	if err := json.Unmarshal(m.Data(), &d.ev); err != nil || d.ev.EventID == "" || d.ev.ProjectID == 0 {
-		w.log.Error("dropping malformed trigger event", "subject", m.Subject(), "err", err)
-		_ = m.Term()
+	err := json.Unmarshal(m.Data(), &d.ev)
+	if err == nil && (d.ev.EventID == "" || d.ev.ProjectID == 0) {
+		err = errors.New("event_id and project_id are required")
+	}
+	if err != nil {
+		w.log.Error("malformed trigger event; dead-lettering it", "subject", m.Subject(), "err", err)
+		w.kill(context.Background(), m, d.ev.ProjectID, fmt.Errorf("malformed trigger event: %w", err))
 		return nil, false
 	}
 	d.log = w.log.With("event_id", d.ev.EventID, "project_id", d.ev.ProjectID)
@@ -182,6 +197,11 @@ func (w *Worker) handle(ctx context.Context, d *delivery) {
 			return err
 		})
 	}
+	if err != nil && d.delivered >= uint64(w.cfg.MaxDeliver) {
+		d.log.Error("trigger event failed too often; dead-lettering it", "err", err, "delivered", d.delivered)
+		w.kill(ctx, d.msg, d.ev.ProjectID, err)
+		return
+	}
 	if err != nil {
 		delay := retryDelay(d.delivered)
 		d.log.Warn("trigger event failed; will retry", "err", err, "transient", store.IsTransient(err),
@@ -225,6 +245,15 @@ func (w *Worker) finish(ctx context.Context, ds []*delivery, results []result) {
 		if err := d.msg.Ack(); err != nil {
 			d.log.Warn("ack", "err", err)
 		}
+	}
+}
+
+// kill moves an event to the dead-letter stream; should that fail, the
+// event comes back later and is killed then.
+func (w *Worker) kill(ctx context.Context, m jetstream.Msg, projectID int64, why error) {
+	if err := broker.KillTrigger(ctx, w.js, m, projectID, why); err != nil {
+		w.log.Warn("dead-letter trigger event", "err", err)
+		_ = m.NakWithDelay(30 * time.Second)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/triggerd/triggerd/internal/secret"
 	"github.com/triggerd/triggerd/internal/store"
@@ -34,6 +35,9 @@ type Deps struct {
 	Sealer    *secret.Sealer
 	Publisher Publisher
 	Caches    *Caches
+	// JetStream reads and replays dead letters; without it those routes
+	// answer 503.
+	JetStream jetstream.JetStream
 }
 
 // Server serves the API. It is safe for concurrent use.
@@ -45,6 +49,7 @@ type Server struct {
 	sealer *secret.Sealer
 	pub    Publisher
 	caches *Caches
+	js     jetstream.JetStream
 	router *mux.Router
 }
 
@@ -56,7 +61,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{
 		cfg: cfg, log: d.Log, pool: d.Pool, q: store.New(d.Pool), sealer: d.Sealer,
-		pub: d.Publisher, caches: d.Caches,
+		pub: d.Publisher, caches: d.Caches, js: d.JetStream,
 	}
 	s.router = s.routes()
 	return s
@@ -148,6 +153,7 @@ func (s *Server) routes() *mux.Router {
 	s.routesUsers(v4)
 	s.routesProjects(v4)
 	s.routesRepository(v4)
+	s.routesDeadLetters(v4)
 	return r
 }
 

@@ -45,7 +45,7 @@ func newTriggerAPI(t *testing.T, wait time.Duration) (*testAPI, jetstream.JetStr
 	require.NoError(t, err)
 	t.Cleanup(rl.Close)
 	srv := New(Config{ExternalURL: "http://gitlab.test", TriggerWait: wait},
-		Deps{Log: log, Pool: pool, Sealer: sealer, Publisher: rl, Caches: caches})
+		Deps{Log: log, Pool: pool, Sealer: sealer, Publisher: rl, Caches: caches, JetStream: js})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	return &testAPI{t: t, srv: srv, http: hs, q: q, admin: testAdminToken}, js

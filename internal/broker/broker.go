@@ -54,6 +54,9 @@ type StreamConfig struct {
 	// Duplicates is how long JetStream remembers message ids for
 	// deduplication.
 	Duplicates time.Duration
+	// DeadMaxAge is how long dead trigger events are kept (default 30
+	// days).
+	DeadMaxAge time.Duration
 }
 
 // EnsureStreams creates or updates the TRIGGERS and JOBS streams.
@@ -63,6 +66,9 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig
 	}
 	if cfg.Duplicates == 0 {
 		cfg.Duplicates = 2 * time.Minute
+	}
+	if cfg.DeadMaxAge == 0 {
+		cfg.DeadMaxAge = 30 * 24 * time.Hour
 	}
 	streams := []jetstream.StreamConfig{
 		{
@@ -91,6 +97,16 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig
 			Storage:     jetstream.FileStorage,
 			Replicas:    cfg.Replicas,
 			Duplicates:  cfg.Duplicates,
+		},
+		{
+			Name:        event.DeadStream,
+			Description: "Trigger events that can never be decided, with their last error, for an admin to replay.",
+			Subjects:    []string{event.DeadSubjectPrefix + ">"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			Duplicates:  cfg.Duplicates,
+			MaxAge:      cfg.DeadMaxAge,
 		},
 	}
 	for _, sc := range streams {

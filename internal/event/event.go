@@ -33,13 +33,32 @@ const (
 	// InvalidateSubject carries cache invalidations to every ingress.
 	InvalidateSubject = "trg.cache.invalidate"
 
+	// DeadStream keeps trigger events that can never be decided: malformed,
+	// or failing past the dispatcher's maximum deliveries. They wait there,
+	// with their last error, to be inspected and replayed by an admin.
+	DeadStream = "TRIGGERS_DEAD"
+	// DeadSubjectPrefix is followed by the project id ("0" when unknown).
+	DeadSubjectPrefix = "triggers.dead."
+
 	// Header names.
 	HeaderReplyTo = "Trg-Reply-To"
+	// Headers of a dead letter: the last error, how often the event was
+	// delivered, the subject it was published on and its first publication
+	// (RFC 3339).
+	HeaderDeadError      = "Trg-Dead-Error"
+	HeaderDeadDeliveries = "Trg-Dead-Deliveries"
+	HeaderDeadSubject    = "Trg-Dead-Subject"
+	HeaderDeadPublished  = "Trg-Dead-Published"
 )
 
 // TriggerSubject is the subject a project's trigger events are published on.
 func TriggerSubject(projectID int64) string {
 	return TriggerSubjectPrefix + strconv.FormatInt(projectID, 10)
+}
+
+// DeadSubject is the subject a project's dead trigger events are kept on.
+func DeadSubject(projectID int64) string {
+	return DeadSubjectPrefix + strconv.FormatInt(projectID, 10)
 }
 
 // JobSubject is the subject a project's runnable jobs are published on.
