@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,8 @@ type config struct {
 	Batches          int
 	BatchSize        int
 	MaxDeliver       int
+	RateProject      int
+	RateToken        int
 	AckWait          time.Duration
 	Replicas         int
 	CrashAfterCommit bool
@@ -55,6 +58,10 @@ func loadConfig(args []string) (config, error) {
 	conc := conf.Int(fs, "concurrency", "DISPATCHER_CONCURRENCY", 16, "job events processed at once")
 	batches := conf.Int(fs, "batches", "DISPATCHER_BATCHES", 4, "batches of trigger events decided at once")
 	batchSize := conf.Int(fs, "batch-size", "DISPATCHER_BATCH_SIZE", 256, "trigger events decided in one transaction at most")
+	rateProject := conf.Int(fs, "pipeline-rate-limit-project", "PIPELINE_RATE_LIMIT_PROJECT", 0,
+		"pipelines one project may create per minute (0: no limit)")
+	rateToken := conf.Int(fs, "pipeline-rate-limit-token", "PIPELINE_RATE_LIMIT_TOKEN", 0,
+		"pipelines one trigger token may create per minute (0: no limit)")
 	maxDeliver := conf.Int(fs, "max-deliver", "DISPATCHER_MAX_DELIVER", worker.DefaultMaxDeliver,
 		"deliveries of a failing trigger event before it goes to the dead-letter stream")
 	ackWait := conf.Duration(fs, "ack-wait", "DISPATCHER_ACK_WAIT", 30*time.Second, "how long an unacknowledged event waits before redelivery")
@@ -76,10 +83,12 @@ func loadConfig(args []string) (config, error) {
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
-	cfg := config{DatabaseURL: *db, NATSURL: *natsURL, Concurrency: *conc, Batches: *batches, BatchSize: *batchSize, MaxDeliver: *maxDeliver, AckWait: *ackWait, Replicas: *replicas,
+	cfg := config{DatabaseURL: *db, NATSURL: *natsURL, Concurrency: *conc, Batches: *batches, BatchSize: *batchSize, MaxDeliver: *maxDeliver, RateProject: *rateProject, RateToken: *rateToken, AckWait: *ackWait, Replicas: *replicas,
 		CrashAfterCommit: *crash, ExternalURL: strings.TrimSuffix(*ext, "/"), StuckAfter: *stuck, SchedulerEvery: *every, CatchUp: *catchUp, LogLevel: *level,
 		BridgeMaxDepth: *maxDepth, BridgeMaxHierarchySize: *maxSize, BridgeRetryInitial: *retryInitial, BridgeRetryMaxElapsed: *retryMax}
 	switch {
+	case cfg.RateProject < 0 || cfg.RateToken < 0:
+		return config{}, errors.New("PIPELINE_RATE_LIMIT_PROJECT and PIPELINE_RATE_LIMIT_TOKEN must not be negative")
 	case cfg.MaxDeliver < 1:
 		return config{}, fmt.Errorf("DISPATCHER_MAX_DELIVER must be at least 1, not %d", cfg.MaxDeliver)
 	case cfg.Batches < 1 || cfg.BatchSize < 1:
@@ -153,6 +162,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	w := worker.New(worker.Config{
 		Concurrency: cfg.Batches, BatchSize: cfg.BatchSize, MaxDeliver: cfg.MaxDeliver, CrashAfterCommit: cfg.CrashAfterCommit,
 		Limits:      worker.Limits{MaxDepth: cfg.BridgeMaxDepth, MaxHierarchySize: cfg.BridgeMaxHierarchySize},
+		RateLimits:  worker.RateLimits{Project: cfg.RateProject, Token: cfg.RateToken},
 		BridgeRetry: worker.BridgeRetry{Initial: cfg.BridgeRetryInitial, MaxElapsed: cfg.BridgeRetryMaxElapsed},
 	}, log, pool, nc, js, cons)
 	jobs := worker.NewJobs(log, pool, nc, js, jobCons, cfg.ExternalURL, cfg.Concurrency, cfg.StuckAfter)

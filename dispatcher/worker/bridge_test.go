@@ -45,7 +45,7 @@ func newHierarchy(t *testing.T, limits Limits) *hierarchy {
 	require.NoError(t, err)
 	dev, err := q.CreateUser(ctx, store.NewUser{Username: "dev", Name: "Dev", Email: "dev@example.com"})
 	require.NoError(t, err)
-	return &hierarchy{t: t, ctx: ctx, pool: pool, q: q, c: newCreator(16, limits), admin: admin, dev: dev}
+	return &hierarchy{t: t, ctx: ctx, pool: pool, q: q, c: newCreator(16, limits, RateLimits{}), admin: admin, dev: dev}
 }
 
 // project makes owner/path with ci committed on master.

@@ -37,6 +37,8 @@ type Config struct {
 	MaxDeliver int
 	// Limits bound hierarchies of multi-project pipelines.
 	Limits Limits
+	// RateLimits bound pipelines created per minute.
+	RateLimits RateLimits
 	// BridgeRetry is how long and how often a bridge's downstream pipeline
 	// is retried while its ref does not exist.
 	BridgeRetry BridgeRetry
@@ -74,7 +76,7 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jet
 	if cfg.BridgeRetry.MaxElapsed <= 0 {
 		cfg.BridgeRetry.MaxElapsed = DefaultBridgeRetryMaxElapsed
 	}
-	return &Worker{cfg: cfg, log: log, pool: pool, nc: nc, js: js, cons: cons, c: newCreator(4096, cfg.Limits)}
+	return &Worker{cfg: cfg, log: log, pool: pool, nc: nc, js: js, cons: cons, c: newCreator(4096, cfg.Limits, cfg.RateLimits)}
 }
 
 // Run consumes until ctx is cancelled, then stops pulling, lets in-flight

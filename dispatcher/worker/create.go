@@ -27,6 +27,7 @@ const (
 	msgNoJobs           = "Pipeline will not run for the selected trigger. The rules configuration prevented any jobs from being added to the pipeline."
 	msgWorkflowFiltered = "Pipeline filtered out by workflow rules."
 	msgJobNotRunning    = "Job is not running"
+	msgThrottled        = "Too many pipelines created in the last minute. Try again later."
 	// Why a schedule created nothing.
 	msgScheduleNoOwner       = "403 Forbidden - The pipeline schedule has no owner; take ownership to run it"
 	msgScheduleOwnerNoAccess = "403 Forbidden - The owner of the pipeline schedule cannot run pipelines in this project"
@@ -39,6 +40,17 @@ type creator struct {
 	configs *lru.Cache[string, parsedConfig]
 	commits *lru.Cache[store.ProjectRef, store.Commit]
 	limits  Limits
+	rate    RateLimits
+}
+
+// RateLimits bound how many pipelines may be created in any minute, as
+// GitLab's pipeline creation rate limit does; zero is no limit. Bridges'
+// downstream pipelines are not counted against them.
+type RateLimits struct {
+	// Project is per project.
+	Project int
+	// Token is per trigger token.
+	Token int
 }
 
 // Limits bound hierarchies of multi-project pipelines, as GitLab does.
@@ -63,7 +75,7 @@ type parsedConfig struct {
 	err error
 }
 
-func newCreator(cacheSize int, limits Limits) *creator {
+func newCreator(cacheSize int, limits Limits, rate RateLimits) *creator {
 	configs, err := lru.New[string, parsedConfig](cacheSize)
 	if err != nil {
 		panic(err) // only for a non-positive size, which newCreator never passes
@@ -78,7 +90,7 @@ func newCreator(cacheSize int, limits Limits) *creator {
 	if limits.MaxHierarchySize <= 0 {
 		limits.MaxHierarchySize = DefaultMaxHierarchySize
 	}
-	return &creator{configs: configs, commits: commits, limits: limits}
+	return &creator{configs: configs, commits: commits, limits: limits, rate: rate}
 }
 
 func (c *creator) parse(blob string, load func() ([]byte, error)) (*ciconfig.Config, error) {
@@ -212,16 +224,24 @@ func (c *creator) decide(ctx context.Context, q *store.Queries, evs []*event.Tri
 	if err := l.prefetch(ctx, evs); err != nil {
 		return nil, err
 	}
+	planned := make([]*store.NewPipeline, len(evs))
+	refused := make([]*rejection, len(evs))
+	for i, ev := range evs {
+		var err error
+		if planned[i], refused[i], err = c.plan(ctx, l, ev); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.throttle(ctx, q, planned, refused); err != nil {
+		return nil, err
+	}
 	results := make([]result, len(evs))
 	var nps []store.NewPipeline
 	var npIdx []int
 	var rejections []store.Rejection
 	scheduleErrors := map[int64]string{}
 	for i, ev := range evs {
-		np, rej, err := c.plan(ctx, l, ev)
-		if err != nil {
-			return nil, err
-		}
+		rej := refused[i]
 		if ev.ScheduleID != 0 {
 			// A schedule shows why its last run created nothing.
 			scheduleErrors[ev.ScheduleID] = ""
@@ -230,7 +250,7 @@ func (c *creator) decide(ctx context.Context, q *store.Queries, evs []*event.Tri
 			}
 		}
 		if rej == nil {
-			nps, npIdx = append(nps, *np), append(npIdx, i)
+			nps, npIdx = append(nps, *planned[i]), append(npIdx, i)
 			continue
 		}
 		r, err := rej.record(ev)
@@ -254,6 +274,51 @@ func (c *creator) decide(ctx context.Context, q *store.Queries, evs []*event.Tri
 		results[i] = created[k]
 	}
 	return results, nil
+}
+
+// throttle refuses the planned pipelines past the rate limits, with GitLab's
+// answer: a project, or a trigger token, may create so many pipelines in
+// any minute. The count is of the pipelines created in the last minute plus
+// those of the batch allowed before; two batches deciding at the same time
+// may each let through the last few.
+func (c *creator) throttle(ctx context.Context, q *store.Queries, planned []*store.NewPipeline, refused []*rejection) error {
+	if c.rate.Project <= 0 && c.rate.Token <= 0 {
+		return nil
+	}
+	var projects, triggers []int64
+	for _, np := range planned {
+		if np != nil {
+			projects = append(projects, np.ProjectID)
+			if np.TriggerID != nil {
+				triggers = append(triggers, *np.TriggerID)
+			}
+		}
+	}
+	if len(projects) == 0 {
+		return nil
+	}
+	byProject, byTrigger, err := q.RecentPipelines(ctx, unique(projects), unique(triggers), time.Now().Add(-time.Minute))
+	if err != nil {
+		return fmt.Errorf("count recent pipelines: %w", err)
+	}
+	for i, np := range planned {
+		if np == nil {
+			continue
+		}
+		over := c.rate.Project > 0 && byProject[np.ProjectID] >= c.rate.Project
+		if np.TriggerID != nil && c.rate.Token > 0 && byTrigger[*np.TriggerID] >= c.rate.Token {
+			over = true
+		}
+		if over {
+			planned[i], refused[i] = nil, rejectBase(http.StatusBadRequest, msgThrottled)
+			continue
+		}
+		byProject[np.ProjectID]++
+		if np.TriggerID != nil {
+			byTrigger[*np.TriggerID]++
+		}
+	}
+	return nil
 }
 
 // record is the rejection stored for ev.

@@ -79,7 +79,7 @@ func (f fixture) process(t *testing.T, ev *event.TriggerRequested) result {
 	var res result
 	require.NoError(t, store.InTx(context.Background(), f.pool, func(q *store.Queries) error {
 		var err error
-		res, err = newCreator(16, Limits{}).process(context.Background(), q, ev)
+		res, err = newCreator(16, Limits{}, RateLimits{}).process(context.Background(), q, ev)
 		return err
 	}))
 	return res
@@ -234,7 +234,7 @@ func TestProcessBatch(t *testing.T) {
 	var results []result
 	require.NoError(t, store.InTx(ctx, f.pool, func(q *store.Queries) error {
 		var err error
-		results, err = newCreator(16, Limits{}).processBatch(ctx, q, batch)
+		results, err = newCreator(16, Limits{}, RateLimits{}).processBatch(ctx, q, batch)
 		return err
 	}))
 	statuses := make([]int, len(results))
@@ -284,7 +284,7 @@ func TestProcessBatch(t *testing.T) {
 	var again []result
 	require.NoError(t, store.InTx(ctx, f.pool, func(q *store.Queries) error {
 		var err error
-		again, err = newCreator(16, Limits{}).processBatch(ctx, q, batch)
+		again, err = newCreator(16, Limits{}, RateLimits{}).processBatch(ctx, q, batch)
 		return err
 	}))
 	for i := range results {
@@ -294,4 +294,51 @@ func TestProcessBatch(t *testing.T) {
 	var count int
 	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM pipelines`).Scan(&count))
 	require.Equal(t, 4, count)
+}
+
+func TestRateLimits(t *testing.T) {
+	f := newFixture(t, docsCI)
+	ctx := context.Background()
+	decide := func(rate RateLimits, evs ...*event.TriggerRequested) []int {
+		t.Helper()
+		var results []result
+		require.NoError(t, store.InTx(ctx, f.pool, func(q *store.Queries) error {
+			var err error
+			results, err = newCreator(16, Limits{}, rate).processBatch(ctx, q, evs)
+			return err
+		}))
+		statuses := make([]int, len(results))
+		for i, r := range results {
+			statuses[i] = r.outcome.Status
+			if r.outcome.Status == http.StatusBadRequest {
+				require.JSONEq(t, `{"message":{"base":["Too many pipelines created in the last minute. Try again later."]}}`, string(r.outcome.Body))
+			}
+		}
+		return statuses
+	}
+	evs := func(prefix string, n int, digest []byte) []*event.TriggerRequested {
+		var out []*event.TriggerRequested
+		for i := range n {
+			ev := f.event(prefix+strconv.Itoa(i), "master")
+			if digest != nil {
+				ev.TokenDigest = digest
+			}
+			out = append(out, ev)
+		}
+		return out
+	}
+	// Three per project per minute: the batch's fourth and fifth are refused.
+	require.Equal(t, []int{201, 201, 201, 400, 400}, decide(RateLimits{Project: 3}, evs("p", 5, nil)...))
+
+	// Four per token: the first token has used three, another has none.
+	sealer, err := secret.NewSealer("k")
+	require.NoError(t, err)
+	other := secret.NewTriggerToken()
+	_, err = store.New(f.pool).CreateTrigger(ctx, store.NewTrigger{ProjectID: f.project, OwnerID: *f.trigger.OwnerID, Description: "other",
+		Digest: secret.Digest(other), TokenEnc: sealer.Seal(other), ShortToken: secret.ShortToken(other)})
+	require.NoError(t, err)
+	batch := append(evs("a", 2, nil), evs("b", 2, secret.Digest(other))...)
+	require.Equal(t, []int{201, 400, 201, 201}, decide(RateLimits{Token: 4}, batch...))
+	// Refusals are answers like any other: replayed, not re-decided.
+	require.Equal(t, []int{201, 400, 201, 201}, decide(RateLimits{}, batch...))
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"time"
 )
 
 // Bulk reads: one round trip answers a question for a whole batch of trigger
@@ -188,4 +189,36 @@ func (q *Queries) SetScheduleErrors(ctx context.Context, reasons map[int64]strin
 	_, err := q.db.Exec(ctx, `UPDATE pipeline_schedules s SET last_error = k.reason
 		FROM unnest($1::bigint[], $2::text[]) AS k(id, reason) WHERE s.id = k.id AND s.last_error IS DISTINCT FROM k.reason`, ids, texts)
 	return mapErr(err)
+}
+
+// RecentPipelines counts the pipelines created since since by each of
+// projects and by each of triggers (trigger tokens), for rate limits.
+func (q *Queries) RecentPipelines(ctx context.Context, projects, triggers []int64, since time.Time) (byProject, byTrigger map[int64]int, err error) {
+	count := func(sql string, ids []int64) (map[int64]int, error) {
+		out := map[int64]int{}
+		if len(ids) == 0 {
+			return out, nil
+		}
+		rows, err := q.db.Query(ctx, sql, ids, since)
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var n int
+			if err := rows.Scan(&id, &n); err != nil {
+				return nil, mapErr(err)
+			}
+			out[id] = n
+		}
+		return out, mapErr(rows.Err())
+	}
+	if byProject, err = count(`SELECT project_id, count(*) FROM pipelines WHERE project_id = ANY($1) AND created_at > $2 GROUP BY 1`, projects); err != nil {
+		return nil, nil, err
+	}
+	if byTrigger, err = count(`SELECT trigger_id, count(*) FROM pipelines WHERE trigger_id = ANY($1) AND created_at > $2 GROUP BY 1`, triggers); err != nil {
+		return nil, nil, err
+	}
+	return byProject, byTrigger, nil
 }
