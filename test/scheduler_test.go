@@ -73,3 +73,54 @@ func TestSchedulerFiresAndLeaderTakeover(t *testing.T) {
 	eventually(t, 30*time.Second, "the new leader to fire", func() bool { return countFor(second) == 1 })
 	require.Equal(t, 1, countFor(first), "the first slot was not fired again")
 }
+
+// TestSchedulerFiresOnceAfterDowntime: three per-minute schedules whose
+// last ten slots passed while no dispatcher ran fire once each when one
+// starts, as the latest missed slot, and are next due at their next slot.
+func TestSchedulerFiresOnceAfterDowntime(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, stackOpts{Dispatchers: -1})
+	owner := s.createUser(t, "cron")
+	p := s.createProject(t, owner, "nightly:\n  script: [echo nightly]\n  only: [schedules]\n")
+	// A cron naming exactly the last ten minutes: every one of them was
+	// missed, and the next slot is fifty minutes away.
+	now := time.Now().UTC().Truncate(time.Minute)
+	var minutes []string
+	for i := 10; i >= 1; i-- {
+		minutes = append(minutes, strconv.Itoa(now.Add(-time.Duration(i)*time.Minute).Minute()))
+	}
+	cron := strings.Join(minutes, ",") + " * * * *"
+	latest := now.Add(-time.Minute)
+	var ids []int64
+	for range 3 {
+		var id int64
+		require.NoError(t, s.DB.QueryRow(context.Background(), `INSERT INTO pipeline_schedules (project_id, owner_id, description, ref, cron, next_run_at)
+			VALUES ($1, $2, 'every minute', 'master', $3, $4) RETURNING id`, p.ID, owner.ID, cron, now.Add(-10*time.Minute)).Scan(&id))
+		ids = append(ids, id)
+	}
+
+	s.Dispatchers = append(s.Dispatchers, s.StartDispatcher())
+	count := func() int {
+		var n int
+		require.NoError(t, s.DB.QueryRow(context.Background(), `SELECT count(*) FROM pipelines WHERE project_id = $1`, p.ID).Scan(&n))
+		return n
+	}
+	eventually(t, 30*time.Second, "every schedule to fire", func() bool { return count() >= len(ids) })
+	eventually(t, 10*time.Second, "every schedule to move past now", func() bool {
+		var late int
+		require.NoError(t, s.DB.QueryRow(context.Background(), `SELECT count(*) FROM pipeline_schedules WHERE project_id = $1 AND next_run_at <= now()`,
+			p.ID).Scan(&late))
+		return late == 0
+	})
+	// Let the scheduler look again a few times: nothing more fires.
+	time.Sleep(3 * time.Second)
+	require.Equal(t, len(ids), count(), "one pipeline per schedule, not one per missed slot")
+	for _, id := range ids {
+		var eventID string
+		require.NoError(t, s.DB.QueryRow(context.Background(), `SELECT event_id FROM pipelines WHERE schedule_id = $1`, id).Scan(&eventID))
+		require.Equal(t, "schedule-"+strconv.FormatInt(id, 10)+"-"+strconv.FormatInt(latest.Unix(), 10), eventID, "the latest missed slot fired")
+		var next time.Time
+		require.NoError(t, s.DB.QueryRow(context.Background(), `SELECT next_run_at FROM pipeline_schedules WHERE id = $1`, id).Scan(&next))
+		require.Equal(t, now.Add(50*time.Minute), next.UTC())
+	}
+}
