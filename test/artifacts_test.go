@@ -41,21 +41,21 @@ const producerCI = `build:
 func TestArtifactsAcrossProjects(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{Runners: 1})
-	owner := s.createUser(t, "arts")
-	a := s.createProject(t, owner, producerCI)
-	b := s.createProject(t, owner, fmt.Sprintf(`fetch:
+	owner := s.CreateUser(t, "arts")
+	a := s.CreateProject(t, owner, producerCI)
+	b := s.CreateProject(t, owner, fmt.Sprintf(`fetch:
   script:
     - curl --fail --location --output artifacts.zip "$CI_API_V4_URL/projects/%d/jobs/artifacts/master/download?job=build&job_token=$CI_JOB_TOKEN"
     - unzip artifacts.zip
     - cat out.txt
 `, a.ID))
-	tokA := s.createTrigger(t, owner.Token, a.ID, "a").Token
-	tokB := s.createTrigger(t, owner.Token, b.ID, "b").Token
+	tokA := s.CreateTrigger(t, owner.Token, a.ID, "a").Token
+	tokB := s.CreateTrigger(t, owner.Token, b.ID, "b").Token
 
 	// A's job uploads its artifacts, as GitLab Runner reports it.
-	created := decode[pipelineJSON](t, s.triggerPipeline(t, a.ID, tokA, "master", nil, nil), http.StatusCreated)
-	require.Equal(t, "success", s.waitPipeline(t, owner.Token, a.ID, created.ID).Status)
-	jobs := s.pipelineJobs(t, owner.Token, a.ID, created.ID)
+	created := decode[pipelineJSON](t, s.TriggerPipeline(t, a.ID, tokA, "master", nil, nil), http.StatusCreated)
+	require.Equal(t, "success", s.WaitPipeline(t, owner.Token, a.ID, created.ID).Status)
+	jobs := s.PipelineJobs(t, owner.Token, a.ID, created.ID)
 	require.Len(t, jobs, 1)
 	build := jobs[0]
 	tr := s.trace(t, owner.Token, a.ID, build.ID)
@@ -92,38 +92,38 @@ func TestArtifactsAcrossProjects(t *testing.T) {
 		fmt.Sprintf("/projects/%s/jobs/artifacts/master/download?job=build", a.Enc),
 		fmt.Sprintf("/projects/%d/jobs/%d/artifacts", a.ID, build.ID),
 	} {
-		r := s.get(t, path, owner.Token)
+		r := s.Get(t, path, owner.Token)
 		require.Equal(t, http.StatusOK, r.Status, "%s: %s", path, r.Body)
 		require.Equal(t, "application/zip", r.Header.Get("Content-Type"))
 		require.Equal(t, `attachment; filename="artifacts.zip"`, r.Header.Get("Content-Disposition"))
 		require.Equal(t, map[string]string{"out.txt": "hello\n", "reports/unit/junit.xml": "<xml/>\n"}, unzipAll(t, r.Body))
 	}
-	r := s.get(t, fmt.Sprintf("/projects/%d/jobs/artifacts/master/download?job=nope", a.ID), owner.Token)
+	r := s.Get(t, fmt.Sprintf("/projects/%d/jobs/artifacts/master/download?job=nope", a.ID), owner.Token)
 	require.Equal(t, http.StatusNotFound, r.Status)
 	require.Equal(t, `{"message":"404 Not found"}`, r.Text())
 
 	// B is not on A's inbound allowlist: the download is a 404, curl
 	// --fail fails the job.
-	created = decode[pipelineJSON](t, s.triggerPipeline(t, b.ID, tokB, "master", nil, nil), http.StatusCreated)
-	require.Equal(t, "failed", s.waitPipeline(t, owner.Token, b.ID, created.ID).Status)
-	fetch := s.pipelineJobs(t, owner.Token, b.ID, created.ID)[0]
+	created = decode[pipelineJSON](t, s.TriggerPipeline(t, b.ID, tokB, "master", nil, nil), http.StatusCreated)
+	require.Equal(t, "failed", s.WaitPipeline(t, owner.Token, b.ID, created.ID).Status)
+	fetch := s.PipelineJobs(t, owner.Token, b.ID, created.ID)[0]
 	tr = s.trace(t, owner.Token, b.ID, fetch.ID)
 	require.Contains(t, tr, "404")
 	require.NotContains(t, tr, "\nhello\n")
 
 	// With B on A's allowlist, B's job gets A's artifacts.
-	r = s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/job_token_scope/allowlist", a.ID), owner.Token,
+	r = s.Form(t, http.MethodPost, fmt.Sprintf("/projects/%d/job_token_scope/allowlist", a.ID), owner.Token,
 		url.Values{"target_project_id": {fmt.Sprint(b.ID)}})
 	require.Equal(t, http.StatusCreated, r.Status, r.Text())
-	created = decode[pipelineJSON](t, s.triggerPipeline(t, b.ID, tokB, "master", nil, nil), http.StatusCreated)
-	pl := s.waitPipeline(t, owner.Token, b.ID, created.ID)
-	fetch = s.pipelineJobs(t, owner.Token, b.ID, created.ID)[0]
+	created = decode[pipelineJSON](t, s.TriggerPipeline(t, b.ID, tokB, "master", nil, nil), http.StatusCreated)
+	pl := s.WaitPipeline(t, owner.Token, b.ID, created.ID)
+	fetch = s.PipelineJobs(t, owner.Token, b.ID, created.ID)[0]
 	tr = s.trace(t, owner.Token, b.ID, fetch.ID)
 	require.Equal(t, "success", pl.Status, "trace:\n%s", tr)
 	require.Contains(t, tr, "$ cat out.txt\nhello\n")
 
 	// The job token died with B's job.
-	r = s.do(t, call{Method: http.MethodGet, Path: fmt.Sprintf("/projects/%d/jobs/%d/artifacts", a.ID, build.ID),
+	r = s.Do(t, call{Method: http.MethodGet, Path: fmt.Sprintf("/projects/%d/jobs/%d/artifacts", a.ID, build.ID),
 		Header: map[string]string{"JOB-TOKEN": "glcbt-" + strings.Repeat("0", 40)}})
 	require.Equal(t, http.StatusUnauthorized, r.Status)
 	require.Equal(t, `{"message":"401 Unauthorized"}`, r.Text())
@@ -135,8 +135,8 @@ func TestArtifactsAcrossProjects(t *testing.T) {
 func TestArtifactsWhen(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{Runners: 1})
-	owner := s.createUser(t, "artw")
-	p := s.createProject(t, owner, `stages: [test]
+	owner := s.CreateUser(t, "artw")
+	p := s.CreateProject(t, owner, `stages: [test]
 fails_keeps:
   script:
     - echo report > report.txt
@@ -161,11 +161,11 @@ dir:
     expire_in: never
     paths: [dist/]
 `)
-	tok := s.createTrigger(t, owner.Token, p.ID, "w").Token
-	created := decode[pipelineJSON](t, s.triggerPipeline(t, p.ID, tok, "master", nil, nil), http.StatusCreated)
-	s.waitPipeline(t, owner.Token, p.ID, created.ID)
+	tok := s.CreateTrigger(t, owner.Token, p.ID, "w").Token
+	created := decode[pipelineJSON](t, s.TriggerPipeline(t, p.ID, tok, "master", nil, nil), http.StatusCreated)
+	s.WaitPipeline(t, owner.Token, p.ID, created.ID)
 	byName := map[string]jobJSON{}
-	for _, j := range s.pipelineJobs(t, owner.Token, p.ID, created.ID) {
+	for _, j := range s.PipelineJobs(t, owner.Token, p.ID, created.ID) {
 		byName[j.Name] = j
 	}
 	has := func(name string) bool {
@@ -182,13 +182,13 @@ dir:
 	require.NotContains(t, s.trace(t, owner.Token, p.ID, byName["fails_drops"].ID), "Uploading artifacts")
 
 	// A failed job's archive is downloadable by its job id.
-	r := s.get(t, fmt.Sprintf("/projects/%d/jobs/%d/artifacts", p.ID, byName["fails_keeps"].ID), owner.Token)
+	r := s.Get(t, fmt.Sprintf("/projects/%d/jobs/%d/artifacts", p.ID, byName["fails_keeps"].ID), owner.Token)
 	require.Equal(t, http.StatusOK, r.Status, r.Text())
 	require.Equal(t, map[string]string{"report.txt": "report\n"}, unzipAll(t, r.Body))
-	r = s.get(t, fmt.Sprintf("/projects/%d/jobs/%d/artifacts", p.ID, byName["fails_drops"].ID), owner.Token)
+	r = s.Get(t, fmt.Sprintf("/projects/%d/jobs/%d/artifacts", p.ID, byName["fails_drops"].ID), owner.Token)
 	require.Equal(t, http.StatusNotFound, r.Status)
 	require.Equal(t, `{"message":"404 Not Found"}`, r.Text())
-	r = s.get(t, fmt.Sprintf("/projects/%d/jobs/%d/artifacts", p.ID, 999999999), owner.Token)
+	r = s.Get(t, fmt.Sprintf("/projects/%d/jobs/%d/artifacts", p.ID, 999999999), owner.Token)
 	require.Equal(t, http.StatusNotFound, r.Status)
 	require.Equal(t, `{"message":"404 Not found"}`, r.Text())
 
@@ -199,7 +199,7 @@ dir:
 		byName["dir"].ID).Scan(&never))
 	require.True(t, never)
 	require.Contains(t, s.trace(t, owner.Token, p.ID, byName["dir"].ID), "dist/: found 4 matching artifact files and directories")
-	r = s.get(t, fmt.Sprintf("/projects/%d/jobs/artifacts/master/download?job=dir", p.ID), owner.Token)
+	r = s.Get(t, fmt.Sprintf("/projects/%d/jobs/artifacts/master/download?job=dir", p.ID), owner.Token)
 	require.Equal(t, http.StatusOK, r.Status, r.Text())
 	require.Equal(t, map[string]string{"dist/": "", "dist/a.txt": "a\n", "dist/sub/": "", "dist/sub/b.txt": "b\n"}, unzipAll(t, r.Body))
 }

@@ -33,7 +33,7 @@ type bridgeJSON struct {
 // bridges reads a pipeline's bridges through the API.
 func (s *stack) bridges(t testing.TB, token string, projectID, pipelineID int64) []bridgeJSON {
 	t.Helper()
-	return decode[[]bridgeJSON](t, s.get(t, fmt.Sprintf("/projects/%d/pipelines/%d/bridges?per_page=100", projectID, pipelineID), token), http.StatusOK)
+	return decode[[]bridgeJSON](t, s.Get(t, fmt.Sprintf("/projects/%d/pipelines/%d/bridges?per_page=100", projectID, pipelineID), token), http.StatusOK)
 }
 
 // jobsOnStream counts the messages on the JOBS stream.
@@ -58,7 +58,7 @@ func (s *stack) onlyPipeline(t *testing.T, token string, projectID int64) pipeli
 	t.Helper()
 	var pls []pipelineJSON
 	eventually(t, 30*time.Second, fmt.Sprintf("a pipeline of project %d", projectID), func() bool {
-		pls = s.listPipelines(t, token, projectID, "")
+		pls = s.ListPipelines(t, token, projectID, "")
 		return len(pls) > 0
 	})
 	require.Len(t, pls, 1)
@@ -72,14 +72,14 @@ func (s *stack) onlyPipeline(t *testing.T, token string, projectID int64) pipeli
 func TestBridgeDependChainFailsUpward(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{Runners: 1})
-	owner := s.createUser(t, "chain")
-	c := s.createProject(t, owner, "fail:\n  script: [exit 1]\n")
-	b := s.createProject(t, owner, fmt.Sprintf("to_c:\n  trigger:\n    project: %s\n    strategy: depend\n", c.Path))
-	a := s.createProject(t, owner, fmt.Sprintf("to_b:\n  trigger:\n    project: %s\n    strategy: depend\n", b.Path))
-	tok := s.createTrigger(t, owner.Token, a.ID, "chain").Token
+	owner := s.CreateUser(t, "chain")
+	c := s.CreateProject(t, owner, "fail:\n  script: [exit 1]\n")
+	b := s.CreateProject(t, owner, fmt.Sprintf("to_c:\n  trigger:\n    project: %s\n    strategy: depend\n", c.Path))
+	a := s.CreateProject(t, owner, fmt.Sprintf("to_b:\n  trigger:\n    project: %s\n    strategy: depend\n", b.Path))
+	tok := s.CreateTrigger(t, owner.Token, a.ID, "chain").Token
 
-	created := decode[pipelineJSON](t, s.triggerPipeline(t, a.ID, tok, "master", nil, nil), http.StatusCreated)
-	plA := s.waitPipeline(t, owner.Token, a.ID, created.ID)
+	created := decode[pipelineJSON](t, s.TriggerPipeline(t, a.ID, tok, "master", nil, nil), http.StatusCreated)
+	plA := s.WaitPipeline(t, owner.Token, a.ID, created.ID)
 	require.Equal(t, "failed", plA.Status)
 
 	plB := s.onlyPipeline(t, owner.Token, b.ID)
@@ -99,7 +99,7 @@ func TestBridgeDependChainFailsUpward(t *testing.T) {
 		require.Equal(t, link.downstream.ProjectID, br[0].DownstreamPipeline.ProjectID)
 		require.Equal(t, "failed", br[0].DownstreamPipeline.Status)
 	}
-	jobs := s.pipelineJobs(t, owner.Token, c.ID, plC.ID)
+	jobs := s.PipelineJobs(t, owner.Token, c.ID, plC.ID)
 	require.Len(t, jobs, 1)
 	require.Equal(t, "failed", jobs[0].Status)
 	var depth int
@@ -114,12 +114,12 @@ func TestBridgeDependChainFailsUpward(t *testing.T) {
 func TestBridgeWaitsForDownstreamRef(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{DispatcherEnv: []string{"BRIDGE_RETRY_INITIAL=200ms", "BRIDGE_RETRY_MAX_ELAPSED=1m"}})
-	owner := s.createUser(t, "late")
-	b := s.createProject(t, owner, "build:\n  script: [echo b]\n")
-	a := s.createProject(t, owner, fmt.Sprintf("to_b:\n  trigger:\n    project: %s\n    branch: late-branch\n", b.Path))
-	tok := s.createTrigger(t, owner.Token, a.ID, "late").Token
+	owner := s.CreateUser(t, "late")
+	b := s.CreateProject(t, owner, "build:\n  script: [echo b]\n")
+	a := s.CreateProject(t, owner, fmt.Sprintf("to_b:\n  trigger:\n    project: %s\n    branch: late-branch\n", b.Path))
+	tok := s.CreateTrigger(t, owner.Token, a.ID, "late").Token
 
-	created := decode[pipelineJSON](t, s.triggerPipeline(t, a.ID, tok, "master", nil, nil), http.StatusCreated)
+	created := decode[pipelineJSON](t, s.TriggerPipeline(t, a.ID, tok, "master", nil, nil), http.StatusCreated)
 	var bridgeID int64
 	eventually(t, 10*time.Second, "the bridge to be released", func() bool {
 		br := s.bridges(t, owner.Token, a.ID, created.ID)
@@ -130,30 +130,30 @@ func TestBridgeWaitsForDownstreamRef(t *testing.T) {
 	time.Sleep(2 * time.Second) // the branch is pushed two seconds after the bridge started
 	br := s.bridges(t, owner.Token, a.ID, created.ID)
 	require.Equal(t, "pending", br[0].Status, "still waiting, not failed")
-	require.Zero(t, s.pipelineCount(t, b.ID))
+	require.Zero(t, s.PipelineCount(t, b.ID))
 	var rejections int
 	require.NoError(t, s.DB.QueryRow(context.Background(), `SELECT count(*) FROM trigger_rejections WHERE event_id = $1`,
 		fmt.Sprintf("bridge-%d", bridgeID)).Scan(&rejections))
 	require.Zero(t, rejections, "a missing ref is not a rejection")
 
-	s.createBranch(t, owner.Token, b.ID, "late-branch", "master")
-	plA := s.waitPipeline(t, owner.Token, a.ID, created.ID)
+	s.CreateBranch(t, owner.Token, b.ID, "late-branch", "master")
+	plA := s.WaitPipeline(t, owner.Token, a.ID, created.ID)
 	require.Equal(t, "success", plA.Status)
 	br = s.bridges(t, owner.Token, a.ID, created.ID)
 	require.Equal(t, "success", br[0].Status)
 	require.NotNil(t, br[0].DownstreamPipeline)
 	require.Equal(t, "late-branch", br[0].DownstreamPipeline.Ref)
 
-	down := s.listPipelines(t, owner.Token, b.ID, "")
+	down := s.ListPipelines(t, owner.Token, b.ID, "")
 	require.Len(t, down, 1, "exactly one downstream pipeline")
 	require.Equal(t, br[0].DownstreamPipeline.ID, down[0].ID)
 	require.Equal(t, "pipeline", down[0].Source)
-	detail := decode[pipelineJSON](t, s.get(t, fmt.Sprintf("/projects/%d/pipelines/%d", b.ID, down[0].ID), owner.Token), http.StatusOK)
+	detail := decode[pipelineJSON](t, s.Get(t, fmt.Sprintf("/projects/%d/pipelines/%d", b.ID, down[0].ID), owner.Token), http.StatusOK)
 	require.NotNil(t, detail.User)
 	require.Equal(t, owner.Username, detail.User.Username, "the bridge's user")
 	// Nothing more comes later either.
 	time.Sleep(time.Second)
-	require.Equal(t, 1, s.pipelineCount(t, b.ID))
+	require.Equal(t, 1, s.PipelineCount(t, b.ID))
 }
 
 // TestBridgeFanOutSurvivesDispatcherKill fans one pipeline out to ten
@@ -166,23 +166,23 @@ func TestBridgeWaitsForDownstreamRef(t *testing.T) {
 func TestBridgeFanOutSurvivesDispatcherKill(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{DispatcherEnv: []string{"DISPATCHER_CRASH_AFTER_COMMIT=true"}, AckWait: 2 * time.Second})
-	owner := s.createUser(t, "fan")
+	owner := s.CreateUser(t, "fan")
 	const n = 10
 	var ci strings.Builder
 	ci.WriteString("stages: [fan]\n")
 	downstream := make([]project, n)
 	for i := range downstream {
-		downstream[i] = s.createProject(t, owner, "build:\n  script: [echo down]\n")
+		downstream[i] = s.CreateProject(t, owner, "build:\n  script: [echo down]\n")
 		fmt.Fprintf(&ci, "to_%d:\n  stage: fan\n  trigger: %s\n", i, downstream[i].Path)
 	}
-	a := s.createProject(t, owner, ci.String())
-	tok := s.createTrigger(t, owner.Token, a.ID, "fan").Token
+	a := s.CreateProject(t, owner, ci.String())
+	tok := s.CreateTrigger(t, owner.Token, a.ID, "fan").Token
 
-	r := s.do(t, call{Method: http.MethodPost, Path: fmt.Sprintf("/projects/%d/trigger/pipeline?async=true", a.ID),
+	r := s.Do(t, call{Method: http.MethodPost, Path: fmt.Sprintf("/projects/%d/trigger/pipeline?async=true", a.ID),
 		JSON: map[string]string{"token": tok, "ref": "master"}})
 	require.Equal(t, http.StatusAccepted, r.Status, r.Text())
-	require.True(t, s.Dispatchers[0].waitExit(30*time.Second), "the faulty dispatcher did not take the event")
-	require.Equal(t, 3, s.Dispatchers[0].exitCode())
+	require.True(t, s.Dispatchers[0].WaitExit(30*time.Second), "the faulty dispatcher did not take the event")
+	require.Equal(t, 3, s.Dispatchers[0].ExitCode())
 	var upstreamID int64
 	require.NoError(t, s.DB.QueryRow(context.Background(), `SELECT id FROM pipelines WHERE project_id = $1`, a.ID).Scan(&upstreamID))
 	linked := func() int {
@@ -206,7 +206,7 @@ func TestBridgeFanOutSurvivesDispatcherKill(t *testing.T) {
 	t.Logf("killed a dispatcher with %d of %d bridges linked", linked(), n)
 	s.Dispatchers[0] = s.StartDispatcher()
 
-	plA := s.waitPipeline(t, owner.Token, a.ID, upstreamID)
+	plA := s.WaitPipeline(t, owner.Token, a.ID, upstreamID)
 	require.Equal(t, "success", plA.Status)
 
 	br := s.bridges(t, owner.Token, a.ID, upstreamID)
@@ -220,7 +220,7 @@ func TestBridgeFanOutSurvivesDispatcherKill(t *testing.T) {
 	}
 	for _, p := range downstream {
 		require.True(t, seen[p.ID], p.Path)
-		require.Equal(t, 1, s.pipelineCount(t, p.ID), "exactly one downstream pipeline in %s", p.Path)
+		require.Equal(t, 1, s.PipelineCount(t, p.ID), "exactly one downstream pipeline in %s", p.Path)
 	}
 	// Every downstream pipeline's first job was released and reached JOBS
 	// (the runner consumer has them all waiting: no runner runs here).

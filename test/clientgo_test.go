@@ -199,5 +199,5 @@ func TestClientGo(t *testing.T) {
 	})
 	require.Error(t, err)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
-	require.Equal(t, 3, s.pipelineCount(t, proj.ID))
+	require.Equal(t, 3, s.PipelineCount(t, proj.ID))
 }

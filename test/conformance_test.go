@@ -87,7 +87,7 @@ func runRows(t *testing.T, s *stack, rows []row) {
 			}
 			before := s.totalPipelines(t)
 			c := rw.req()
-			r := s.do(t, c)
+			r := s.Do(t, c)
 			require.Equal(t, rw.status, r.Status, "%s %s answered %s", c.Method, c.Path, r.Body)
 			if rw.body != "" {
 				require.Equal(t, rw.body, r.Text(), "%s %s", c.Method, c.Path)
@@ -112,42 +112,42 @@ func formCall(projectID any, form url.Values) call {
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{})
-	owner := s.createUser(t, "owner")
-	maint := s.createUser(t, "maint")
-	dev := s.createUser(t, "dev")
-	outsider := s.createUser(t, "outsider")
+	owner := s.CreateUser(t, "owner")
+	maint := s.CreateUser(t, "maint")
+	dev := s.CreateUser(t, "dev")
+	outsider := s.CreateUser(t, "outsider")
 
-	p := s.createProject(t, owner, docsCI)
-	other := s.createProject(t, owner, docsCI)
-	s.addMember(t, owner.Token, p.ID, maint, maintainer)
-	s.addMember(t, owner.Token, p.ID, dev, developer)
+	p := s.CreateProject(t, owner, docsCI)
+	other := s.CreateProject(t, owner, docsCI)
+	s.AddMember(t, owner.Token, p.ID, maint, maintainer)
+	s.AddMember(t, owner.Token, p.ID, dev, developer)
 
-	masterSHA := s.createBranch(t, owner.Token, p.ID, "amb", "master")
-	s.createTag(t, owner.Token, p.ID, "amb", "master")
-	s.createBranch(t, owner.Token, p.ID, "nojobs", "master")
-	s.commitCI(t, owner.Token, p.ID, "nojobs", noJobsCI, true)
-	s.createBranch(t, owner.Token, p.ID, "schedonly", "master")
-	s.commitCI(t, owner.Token, p.ID, "schedonly", onlySchedulesCI, true)
-	s.createBranch(t, owner.Token, p.ID, "badcfg", "master")
-	s.commitCI(t, owner.Token, p.ID, "badcfg", badCI, true)
+	masterSHA := s.CreateBranch(t, owner.Token, p.ID, "amb", "master")
+	s.CreateTag(t, owner.Token, p.ID, "amb", "master")
+	s.CreateBranch(t, owner.Token, p.ID, "nojobs", "master")
+	s.CommitCI(t, owner.Token, p.ID, "nojobs", noJobsCI, true)
+	s.CreateBranch(t, owner.Token, p.ID, "schedonly", "master")
+	s.CommitCI(t, owner.Token, p.ID, "schedonly", onlySchedulesCI, true)
+	s.CreateBranch(t, owner.Token, p.ID, "badcfg", "master")
+	s.CommitCI(t, owner.Token, p.ID, "badcfg", badCI, true)
 
-	tok := s.createTrigger(t, owner.Token, p.ID, "conformance").Token
-	otherTok := s.createTrigger(t, owner.Token, other.ID, "other project").Token
-	revoked := s.createTrigger(t, owner.Token, p.ID, "revoked")
-	r := s.do(t, call{Method: http.MethodDelete, Path: fmt.Sprintf("/projects/%d/triggers/%d", p.ID, revoked.ID), Token: owner.Token})
+	tok := s.CreateTrigger(t, owner.Token, p.ID, "conformance").Token
+	otherTok := s.CreateTrigger(t, owner.Token, other.ID, "other project").Token
+	revoked := s.CreateTrigger(t, owner.Token, p.ID, "revoked")
+	r := s.Do(t, call{Method: http.MethodDelete, Path: fmt.Sprintf("/projects/%d/triggers/%d", p.ID, revoked.ID), Token: owner.Token})
 	require.Equal(t, http.StatusNoContent, r.Status, "revoke: %s", r.Body)
-	expired := s.createTrigger(t, owner.Token, p.ID, "expired")
+	expired := s.CreateTrigger(t, owner.Token, p.ID, "expired")
 	_, err := s.DB.Exec(context.Background(), `UPDATE triggers SET expires_at = now() - interval '1 day' WHERE id = $1`, expired.ID)
 	require.NoError(t, err)
 
 	// Job tokens: a job of a pipeline in project A, marked running with a
 	// token by hand (the runner that does it for real comes later). B is
 	// another project of the same owner.
-	projA := s.createProject(t, owner, docsCI)
-	projB := s.createProject(t, owner, docsCI)
-	tokA := s.createTrigger(t, owner.Token, projA.ID, "upstream").Token
-	up := decode[pipelineJSON](t, s.triggerPipeline(t, projA.ID, tokA, "master", nil, nil), http.StatusCreated)
-	upJobs := s.pipelineJobs(t, owner.Token, projA.ID, up.ID)
+	projA := s.CreateProject(t, owner, docsCI)
+	projB := s.CreateProject(t, owner, docsCI)
+	tokA := s.CreateTrigger(t, owner.Token, projA.ID, "upstream").Token
+	up := decode[pipelineJSON](t, s.TriggerPipeline(t, projA.ID, tokA, "master", nil, nil), http.StatusCreated)
+	upJobs := s.PipelineJobs(t, owner.Token, projA.ID, up.ID)
 	require.NotEmpty(t, upJobs)
 	jobID := upJobs[0].ID
 	jobToken := secret.NewJobToken()
@@ -300,15 +300,15 @@ func TestConformance(t *testing.T) {
 				body:   `{"message":{"base":["jobs:run_tests config contains unknown keys: foo"]}}`,
 				check: func(t *testing.T, r reply) {
 					// The pipeline is kept, failed, with its yaml_errors.
-					pls := s.listPipelines(t, owner.Token, p.ID, "ref=badcfg")
+					pls := s.ListPipelines(t, owner.Token, p.ID, "ref=badcfg")
 					require.Len(t, pls, 1)
 					require.Equal(t, "failed", pls[0].Status)
-					pl := decode[pipelineJSON](t, s.get(t, fmt.Sprintf("/projects/%d/pipelines/%d", p.ID, pls[0].ID), owner.Token), http.StatusOK)
+					pl := decode[pipelineJSON](t, s.Get(t, fmt.Sprintf("/projects/%d/pipelines/%d", p.ID, pls[0].ID), owner.Token), http.StatusOK)
 					require.Equal(t, "failed", pl.Status)
 					require.Equal(t, "trigger", pl.Source)
 					require.NotNil(t, pl.YAMLErrors)
 					require.Equal(t, "jobs:run_tests config contains unknown keys: foo", *pl.YAMLErrors)
-					require.Empty(t, s.pipelineJobs(t, owner.Token, p.ID, pl.ID))
+					require.Empty(t, s.PipelineJobs(t, owner.Token, p.ID, pl.ID))
 				},
 				created: 1,
 			},
@@ -357,7 +357,7 @@ func TestConformance(t *testing.T) {
 			{
 				name: "job token whose project is on the target's allowlist",
 				before: func(t *testing.T) {
-					r := s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/job_token_scope/allowlist", projB.ID), owner.Token,
+					r := s.Form(t, http.MethodPost, fmt.Sprintf("/projects/%d/job_token_scope/allowlist", projB.ID), owner.Token,
 						url.Values{"target_project_id": {strconv.FormatInt(projA.ID, 10)}})
 					require.Equal(t, http.StatusCreated, r.Status, "allowlist: %s", r.Body)
 				},
@@ -547,7 +547,7 @@ func TestConformance(t *testing.T) {
 				status: http.StatusForbidden,
 				body:   `{"message":"403 Forbidden - The current user is not authorized to update the pipeline trigger token"}`,
 				check: func(t *testing.T, _ reply) {
-					got := decode[triggerJSON](t, s.get(t, byID(), owner.Token), http.StatusOK)
+					got := decode[triggerJSON](t, s.Get(t, byID(), owner.Token), http.StatusOK)
 					require.Equal(t, "renamed", got.Description, "a refused update changes nothing")
 				},
 			},

@@ -26,9 +26,9 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 		DispatcherEnv: []string{"DISPATCHER_CRASH_AFTER_COMMIT=true"},
 		AckWait:       2 * time.Second,
 	})
-	owner := s.createUser(t, "crash")
-	p := s.createProject(t, owner, docsCI)
-	tok := s.createTrigger(t, owner.Token, p.ID, "crash").Token
+	owner := s.CreateUser(t, "crash")
+	p := s.CreateProject(t, owner, docsCI)
+	tok := s.CreateTrigger(t, owner.Token, p.ID, "crash").Token
 
 	nc, err := nats.Connect(s.NATSURL)
 	require.NoError(t, err)
@@ -45,7 +45,7 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 		return info.NumAckPending, info.NumPending
 	}
 
-	r := s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/trigger/pipeline?async=true", p.ID), "",
+	r := s.Form(t, http.MethodPost, fmt.Sprintf("/projects/%d/trigger/pipeline?async=true", p.ID), "",
 		url.Values{"token": {tok}, "ref": {"master"}, "variables[CRASH]": {"1"}})
 	acc := decode[struct {
 		EventID   string `json:"event_id"`
@@ -59,8 +59,8 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 
 	// The faulty dispatcher commits, then exits with status 3.
 	crashed := s.Dispatchers[0]
-	require.True(t, crashed.waitExit(30*time.Second), "the crash-after-commit dispatcher did not exit")
-	require.Equal(t, 3, crashed.exitCode(), "exit status of the crash-after-commit dispatcher")
+	require.True(t, crashed.WaitExit(30*time.Second), "the crash-after-commit dispatcher did not exit")
+	require.Equal(t, 3, crashed.ExitCode(), "exit status of the crash-after-commit dispatcher")
 
 	countByEvent := func() int {
 		var n int
@@ -74,7 +74,7 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 	// nothing after the commit happened: no job was handed to the runners
 	// and the event is not acknowledged.
 	statuses := map[string]string{}
-	for _, j := range s.pipelineJobs(t, owner.Token, p.ID, pipelineID) {
+	for _, j := range s.PipelineJobs(t, owner.Token, p.ID, pipelineID) {
 		statuses[j.Name] = j.Status
 	}
 	require.Equal(t, map[string]string{"run_tests": "pending", "build_package": "created", "upload_package": "created"}, statuses)
@@ -97,7 +97,7 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 	statusURL := acc.StatusURL + "?token=" + url.QueryEscape(tok)
 	var pl pipelineJSON
 	eventually(t, 30*time.Second, "the status URL to answer 201", func() bool {
-		r := s.get(t, statusURL, "")
+		r := s.Get(t, statusURL, "")
 		if r.Status == http.StatusAccepted {
 			return false
 		}
@@ -117,23 +117,23 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 	})
 
 	require.Equal(t, 1, countByEvent(), "SQL: exactly one pipeline for the event")
-	pls := s.listPipelines(t, owner.Token, p.ID, "")
+	pls := s.ListPipelines(t, owner.Token, p.ID, "")
 	require.Len(t, pls, 1, "API: exactly one pipeline")
 	require.Equal(t, pipelineID, pls[0].ID)
 	require.Equal(t, "pending", pls[0].Status)
 	statuses = map[string]string{}
-	for _, j := range s.pipelineJobs(t, owner.Token, p.ID, pipelineID) {
+	for _, j := range s.PipelineJobs(t, owner.Token, p.ID, pipelineID) {
 		statuses[j.Name] = j.Status
 	}
 	require.Equal(t, map[string]string{"run_tests": "pending", "build_package": "created", "upload_package": "created"}, statuses)
-	require.Equal(t, map[string]string{"CRASH": "1"}, s.pipelineVariables(t, owner.Token, p.ID, pipelineID))
+	require.Equal(t, map[string]string{"CRASH": "1"}, s.PipelineVariables(t, owner.Token, p.ID, pipelineID))
 	var jobs int
 	require.NoError(t, s.DB.QueryRow(context.Background(), `SELECT count(*) FROM jobs WHERE pipeline_id = $1`, pipelineID).Scan(&jobs))
 	require.Equal(t, 3, jobs, "no job was inserted twice")
-	require.False(t, fresh.exited(), "the healthy dispatcher keeps running")
+	require.False(t, fresh.Exited(), "the healthy dispatcher keeps running")
 
 	// The repaired stack keeps working: a plain trigger answers 201 at once.
-	r = s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/trigger/pipeline", p.ID), "", url.Values{"token": {tok}, "ref": {"master"}})
+	r = s.Form(t, http.MethodPost, fmt.Sprintf("/projects/%d/trigger/pipeline", p.ID), "", url.Values{"token": {tok}, "ref": {"master"}})
 	next := decode[pipelineJSON](t, r, http.StatusCreated)
 	require.NotEqual(t, pipelineID, next.ID)
 }
@@ -145,13 +145,13 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 func TestTriggerWaitBound(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{TriggerWait: 500 * time.Millisecond})
-	owner := s.createUser(t, "wait")
-	p := s.createProject(t, owner, docsCI)
-	tok := s.createTrigger(t, owner.Token, p.ID, "wait").Token
+	owner := s.CreateUser(t, "wait")
+	p := s.CreateProject(t, owner, docsCI)
+	tok := s.CreateTrigger(t, owner.Token, p.ID, "wait").Token
 
 	s.KillDispatcher(0)
 	start := time.Now()
-	r := s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/trigger/pipeline", p.ID), "",
+	r := s.Form(t, http.MethodPost, fmt.Sprintf("/projects/%d/trigger/pipeline", p.ID), "",
 		url.Values{"token": {tok}, "ref": {"master"}})
 	acc := decode[struct {
 		EventID   string `json:"event_id"`
@@ -160,16 +160,16 @@ func TestTriggerWaitBound(t *testing.T) {
 	}](t, r, http.StatusAccepted)
 	require.GreaterOrEqual(t, time.Since(start), 500*time.Millisecond, "202 only once the wait bound passed")
 	require.Equal(t, "pending", acc.Status)
-	require.Equal(t, 0, s.pipelineCount(t, p.ID))
+	require.Equal(t, 0, s.PipelineCount(t, p.ID))
 
 	// Still pending, seen by the project's owner through the status URL.
-	pending := s.get(t, acc.StatusURL, owner.Token)
+	pending := s.Get(t, acc.StatusURL, owner.Token)
 	require.Equal(t, http.StatusAccepted, pending.Status, "body: %s", pending.Body)
 
 	s.RestartDispatcher(0)
 	var pl pipelineJSON
 	eventually(t, 30*time.Second, "the status URL to answer 201", func() bool {
-		r := s.get(t, acc.StatusURL, owner.Token)
+		r := s.Get(t, acc.StatusURL, owner.Token)
 		if r.Status == http.StatusAccepted {
 			return false
 		}
@@ -178,6 +178,6 @@ func TestTriggerWaitBound(t *testing.T) {
 	})
 	require.Equal(t, p.ID, pl.ProjectID)
 	require.Equal(t, "trigger", pl.Source)
-	require.Equal(t, 1, s.pipelineCount(t, p.ID))
-	require.Len(t, s.listPipelines(t, owner.Token, p.ID, ""), 1)
+	require.Equal(t, 1, s.PipelineCount(t, p.ID))
+	require.Len(t, s.ListPipelines(t, owner.Token, p.ID, ""), 1)
 }

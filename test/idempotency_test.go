@@ -24,9 +24,9 @@ func TestIdempotency(t *testing.T) {
 	// Two ingress replicas take the calls and two dispatchers compete for
 	// the deliveries.
 	s := startStack(t, stackOpts{Dispatchers: 2, Ingresses: 2})
-	owner := s.createUser(t, "idem")
-	p := s.createProject(t, owner, docsCI)
-	tok := s.createTrigger(t, owner.Token, p.ID, "idempotent").Token
+	owner := s.CreateUser(t, "idem")
+	p := s.CreateProject(t, owner, docsCI)
+	tok := s.CreateTrigger(t, owner.Token, p.ID, "idempotent").Token
 	key := testenv.Name("key-")
 	path := fmt.Sprintf("/api/v4/projects/%d/trigger/pipeline", p.ID)
 	body, err := json.Marshal(map[string]any{"token": tok, "ref": "master", "variables": map[string]string{"RUN": "once"}})
@@ -47,7 +47,7 @@ func TestIdempotency(t *testing.T) {
 		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", key)
-		resp, err := s.http.Do(req)
+		resp, err := s.HTTP.Do(req)
 		if err != nil {
 			return answer{err: err}
 		}
@@ -88,11 +88,11 @@ func TestIdempotency(t *testing.T) {
 		require.Equal(t, http.StatusCreated, a.status, "request %d: %s", i, a.body)
 		require.Equal(t, first.id, a.id, "request %d names another pipeline: %s", i, a.body)
 	}
-	require.Equal(t, 1, s.pipelineCount(t, p.ID), "SQL: one pipeline for one key")
-	pls := s.listPipelines(t, owner.Token, p.ID, "")
+	require.Equal(t, 1, s.PipelineCount(t, p.ID), "SQL: one pipeline for one key")
+	pls := s.ListPipelines(t, owner.Token, p.ID, "")
 	require.Len(t, pls, 1, "API: one pipeline for one key")
 	require.Equal(t, first.id, pls[0].ID)
-	require.Equal(t, map[string]string{"RUN": "once"}, s.pipelineVariables(t, owner.Token, p.ID, first.id))
+	require.Equal(t, map[string]string{"RUN": "once"}, s.PipelineVariables(t, owner.Token, p.ID, first.id))
 	var jobs int
 	require.NoError(t, s.DB.QueryRow(context.Background(), `SELECT count(*) FROM jobs WHERE pipeline_id = $1`, first.id).Scan(&jobs))
 	require.Equal(t, 3, jobs, "the pipeline's jobs were inserted once")
@@ -104,25 +104,25 @@ func TestIdempotency(t *testing.T) {
 		require.Equal(t, http.StatusCreated, a.status, "retry %d: %s", i, a.body)
 		require.Equal(t, first.id, a.id, "retry %d", i)
 	}
-	require.Equal(t, 1, s.pipelineCount(t, p.ID))
-	require.Len(t, s.listPipelines(t, owner.Token, p.ID, ""), 1)
+	require.Equal(t, 1, s.PipelineCount(t, p.ID))
+	require.Len(t, s.ListPipelines(t, owner.Token, p.ID, ""), 1)
 
 	// Another key is another pipeline; the same key on another project is
 	// that project's own.
-	r := s.do(t, call{Method: http.MethodPost, Path: fmt.Sprintf("/projects/%d/trigger/pipeline", p.ID),
+	r := s.Do(t, call{Method: http.MethodPost, Path: fmt.Sprintf("/projects/%d/trigger/pipeline", p.ID),
 		JSON: body, Header: map[string]string{"Idempotency-Key": key + "-other"}})
 	other := decode[pipelineJSON](t, r, http.StatusCreated)
 	require.NotEqual(t, first.id, other.ID)
-	require.Equal(t, 2, s.pipelineCount(t, p.ID))
+	require.Equal(t, 2, s.PipelineCount(t, p.ID))
 
-	p2 := s.createProject(t, owner, docsCI)
-	tok2 := s.createTrigger(t, owner.Token, p2.ID, "second project").Token
-	r = s.do(t, call{Method: http.MethodPost, Path: fmt.Sprintf("/projects/%d/trigger/pipeline", p2.ID),
+	p2 := s.CreateProject(t, owner, docsCI)
+	tok2 := s.CreateTrigger(t, owner.Token, p2.ID, "second project").Token
+	r = s.Do(t, call{Method: http.MethodPost, Path: fmt.Sprintf("/projects/%d/trigger/pipeline", p2.ID),
 		JSON: map[string]any{"token": tok2, "ref": "master"}, Header: map[string]string{"Idempotency-Key": key}})
 	pl2 := decode[pipelineJSON](t, r, http.StatusCreated)
 	require.Equal(t, p2.ID, pl2.ProjectID)
-	require.Equal(t, 1, s.pipelineCount(t, p2.ID))
-	require.Equal(t, 2, s.pipelineCount(t, p.ID))
+	require.Equal(t, 1, s.PipelineCount(t, p2.ID))
+	require.Equal(t, 2, s.PipelineCount(t, p.ID))
 }
 
 // TestIdempotentRefusals replays triggers that the dispatcher refused: the
@@ -131,17 +131,17 @@ func TestIdempotency(t *testing.T) {
 func TestIdempotentRefusals(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{})
-	owner := s.createUser(t, "refuse")
-	p := s.createProject(t, owner, docsCI)
-	s.createBranch(t, owner.Token, p.ID, "nojobs", "master")
-	s.commitCI(t, owner.Token, p.ID, "nojobs", noJobsCI, true)
-	s.createBranch(t, owner.Token, p.ID, "badcfg", "master")
-	s.commitCI(t, owner.Token, p.ID, "badcfg", badCI, true)
-	tok := s.createTrigger(t, owner.Token, p.ID, "refusals").Token
+	owner := s.CreateUser(t, "refuse")
+	p := s.CreateProject(t, owner, docsCI)
+	s.CreateBranch(t, owner.Token, p.ID, "nojobs", "master")
+	s.CommitCI(t, owner.Token, p.ID, "nojobs", noJobsCI, true)
+	s.CreateBranch(t, owner.Token, p.ID, "badcfg", "master")
+	s.CommitCI(t, owner.Token, p.ID, "badcfg", badCI, true)
+	tok := s.CreateTrigger(t, owner.Token, p.ID, "refusals").Token
 	const bodyBadCI = `{"message":{"base":["jobs:run_tests config contains unknown keys: foo"]}}`
 
 	send := func(ref, key, query string) reply {
-		return s.do(t, call{Method: http.MethodPost, Path: fmt.Sprintf("/projects/%d/trigger/pipeline%s", p.ID, query),
+		return s.Do(t, call{Method: http.MethodPost, Path: fmt.Sprintf("/projects/%d/trigger/pipeline%s", p.ID, query),
 			JSON: map[string]any{"token": tok, "ref": ref}, Header: map[string]string{"Idempotency-Key": key}})
 	}
 
@@ -152,7 +152,7 @@ func TestIdempotentRefusals(t *testing.T) {
 			require.Equal(t, http.StatusBadRequest, r.Status, "call %d: %s", i, r.Body)
 			require.Equal(t, bodyNoJobs, r.Text(), "call %d", i)
 		}
-		require.Equal(t, 0, s.pipelineCount(t, p.ID))
+		require.Equal(t, 0, s.PipelineCount(t, p.ID))
 	})
 
 	t.Run("CI config invalid, retried", func(t *testing.T) {
@@ -162,7 +162,7 @@ func TestIdempotentRefusals(t *testing.T) {
 			require.Equal(t, http.StatusUnprocessableEntity, r.Status, "call %d: %s", i, r.Body)
 			require.Equal(t, bodyBadCI, r.Text(), "call %d", i)
 		}
-		require.Len(t, s.listPipelines(t, owner.Token, p.ID, "ref=badcfg"), 1, "one failed pipeline for the key")
+		require.Len(t, s.ListPipelines(t, owner.Token, p.ID, "ref=badcfg"), 1, "one failed pipeline for the key")
 	})
 
 	t.Run("CI config invalid, through the status URL", func(t *testing.T) {
@@ -172,7 +172,7 @@ func TestIdempotentRefusals(t *testing.T) {
 		}](t, r, http.StatusAccepted)
 		var last reply
 		eventually(t, 15*time.Second, "the event to be decided", func() bool {
-			last = s.get(t, acc.StatusURL, owner.Token)
+			last = s.Get(t, acc.StatusURL, owner.Token)
 			return last.Status != http.StatusAccepted
 		})
 		require.Equal(t, http.StatusUnprocessableEntity, last.Status, "the status URL answers as the trigger call would have: %s", last.Body)
@@ -187,7 +187,7 @@ func TestIdempotentRefusals(t *testing.T) {
 		}](t, r, http.StatusAccepted)
 		var last reply
 		eventually(t, 15*time.Second, "the event to be decided", func() bool {
-			last = s.get(t, acc.StatusURL, owner.Token)
+			last = s.Get(t, acc.StatusURL, owner.Token)
 			return last.Status != http.StatusAccepted
 		})
 		require.Equal(t, http.StatusBadRequest, last.Status, "body: %s", last.Body)
@@ -201,30 +201,30 @@ func TestIdempotentRefusals(t *testing.T) {
 			StatusURL string `json:"status_url"`
 		}](t, r, http.StatusAccepted)
 		eventually(t, 15*time.Second, "the event to be decided", func() bool {
-			return s.get(t, acc.StatusURL, owner.Token).Status != http.StatusAccepted
+			return s.Get(t, acc.StatusURL, owner.Token).Status != http.StatusAccepted
 		})
 		// Another project's status URL does not tell what became of this
 		// project's event, as it does not show its pipelines.
-		other := s.createProject(t, owner, docsCI)
-		otherTok := s.createTrigger(t, owner.Token, other.ID, "other").Token
-		r = s.get(t, fmt.Sprintf("/projects/%d/trigger/events/%s?token=%s", other.ID, acc.EventID, otherTok), "")
+		other := s.CreateProject(t, owner, docsCI)
+		otherTok := s.CreateTrigger(t, owner.Token, other.ID, "other").Token
+		r = s.Get(t, fmt.Sprintf("/projects/%d/trigger/events/%s?token=%s", other.ID, acc.EventID, otherTok), "")
 		require.Equal(t, http.StatusNotFound, r.Status, "body: %s", r.Body)
 		require.Equal(t, body404, r.Text())
 	})
 
 	t.Run("a pipeline through another project's status URL", func(t *testing.T) {
-		r := s.do(t, call{Method: http.MethodPost, Path: fmt.Sprintf("/projects/%d/trigger/pipeline?async=true", p.ID),
+		r := s.Do(t, call{Method: http.MethodPost, Path: fmt.Sprintf("/projects/%d/trigger/pipeline?async=true", p.ID),
 			JSON: map[string]any{"token": tok, "ref": "master"}})
 		acc := decode[struct {
 			EventID   string `json:"event_id"`
 			StatusURL string `json:"status_url"`
 		}](t, r, http.StatusAccepted)
 		eventually(t, 15*time.Second, "the pipeline", func() bool {
-			return s.get(t, acc.StatusURL, owner.Token).Status == http.StatusCreated
+			return s.Get(t, acc.StatusURL, owner.Token).Status == http.StatusCreated
 		})
-		other := s.createProject(t, owner, docsCI)
-		otherTok := s.createTrigger(t, owner.Token, other.ID, "other").Token
-		r = s.get(t, fmt.Sprintf("/projects/%d/trigger/events/%s?token=%s", other.ID, acc.EventID, otherTok), "")
+		other := s.CreateProject(t, owner, docsCI)
+		otherTok := s.CreateTrigger(t, owner.Token, other.ID, "other").Token
+		r = s.Get(t, fmt.Sprintf("/projects/%d/trigger/events/%s?token=%s", other.ID, acc.EventID, otherTok), "")
 		require.Equal(t, http.StatusNotFound, r.Status, "body: %s", r.Body)
 		require.Equal(t, body404, r.Text())
 	})

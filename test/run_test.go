@@ -12,25 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// waitPipeline polls a pipeline until its status is final and returns it.
-func (s *stack) waitPipeline(t *testing.T, token string, projectID, pipelineID int64) pipelineJSON {
-	t.Helper()
-	var pl pipelineJSON
-	eventually(t, 60*time.Second, fmt.Sprintf("pipeline %d to finish", pipelineID), func() bool {
-		pl = decode[pipelineJSON](t, s.get(t, fmt.Sprintf("/projects/%d/pipelines/%d", projectID, pipelineID), token), http.StatusOK)
-		switch pl.Status {
-		case "success", "failed", "canceled", "skipped":
-			return true
-		}
-		return false
-	})
-	return pl
-}
-
 // trace returns a job's log.
 func (s *stack) trace(t *testing.T, token string, projectID, jobID int64) string {
 	t.Helper()
-	r := s.get(t, fmt.Sprintf("/projects/%d/jobs/%d/trace", projectID, jobID), token)
+	r := s.Get(t, fmt.Sprintf("/projects/%d/jobs/%d/trace", projectID, jobID), token)
 	require.Equal(t, http.StatusOK, r.Status, r.Text())
 	return string(r.Body)
 }
@@ -52,27 +37,27 @@ func ranCommand(trace, command string) bool {
 func TestSeedPipelineRuns(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{Runners: 1})
-	owner := s.createUser(t, "run")
-	p := s.createProject(t, owner, docsCI)
-	tok := s.createTrigger(t, owner.Token, p.ID, "run").Token
+	owner := s.CreateUser(t, "run")
+	p := s.CreateProject(t, owner, docsCI)
+	tok := s.CreateTrigger(t, owner.Token, p.ID, "run").Token
 
 	for _, upload := range []bool{true, false} {
 		vars := map[string]string{}
 		if upload {
 			vars["UPLOAD_TO_S3"] = "true"
 		}
-		created := decode[pipelineJSON](t, s.triggerPipeline(t, p.ID, tok, "master", vars, nil), http.StatusCreated)
-		pl := s.waitPipeline(t, owner.Token, p.ID, created.ID)
+		created := decode[pipelineJSON](t, s.TriggerPipeline(t, p.ID, tok, "master", vars, nil), http.StatusCreated)
+		pl := s.WaitPipeline(t, owner.Token, p.ID, created.ID)
 		require.Equal(t, "success", pl.Status, "upload=%v", upload)
 
-		jobs := s.pipelineJobs(t, owner.Token, p.ID, created.ID)
+		jobs := s.PipelineJobs(t, owner.Token, p.ID, created.ID)
 		require.Len(t, jobs, 3)
 		for _, j := range jobs {
 			require.Equal(t, "success", j.Status, j.Name)
 		}
 		byName := map[string]jobDetail{}
 		for _, j := range jobs {
-			byName[j.Name] = decode[jobDetail](t, s.get(t, fmt.Sprintf("/projects/%d/jobs/%d", p.ID, j.ID), owner.Token), http.StatusOK)
+			byName[j.Name] = decode[jobDetail](t, s.Get(t, fmt.Sprintf("/projects/%d/jobs/%d", p.ID, j.ID), owner.Token), http.StatusOK)
 		}
 		// Stages ran in order: each started after the previous finished.
 		require.False(t, byName["build_package"].StartedAt.Before(byName["run_tests"].FinishedAt))
@@ -103,8 +88,8 @@ type jobDetail struct {
 func TestFailureSkipsLaterStagesAndRetry(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{Runners: 1})
-	owner := s.createUser(t, "fail")
-	p := s.createProject(t, owner, `stages: [test, deploy]
+	owner := s.CreateUser(t, "fail")
+	p := s.CreateProject(t, owner, `stages: [test, deploy]
 unit:
   stage: test
   script:
@@ -122,15 +107,15 @@ cleanup:
   when: on_failure
   script: [echo cleaning]
 `)
-	tok := s.createTrigger(t, owner.Token, p.ID, "fail").Token
-	created := decode[pipelineJSON](t, s.triggerPipeline(t, p.ID, tok, "master", nil, nil), http.StatusCreated)
-	pl := s.waitPipeline(t, owner.Token, p.ID, created.ID)
+	tok := s.CreateTrigger(t, owner.Token, p.ID, "fail").Token
+	created := decode[pipelineJSON](t, s.TriggerPipeline(t, p.ID, tok, "master", nil, nil), http.StatusCreated)
+	pl := s.WaitPipeline(t, owner.Token, p.ID, created.ID)
 	require.Equal(t, "failed", pl.Status)
-	st := jobStatuses(s.pipelineJobs(t, owner.Token, p.ID, created.ID))
+	st := jobStatuses(s.PipelineJobs(t, owner.Token, p.ID, created.ID))
 	require.Equal(t, map[string]string{"unit": "failed", "lint": "failed", "deploy": "skipped", "cleanup": "success"}, st)
-	for _, j := range s.pipelineJobs(t, owner.Token, p.ID, created.ID) {
+	for _, j := range s.PipelineJobs(t, owner.Token, p.ID, created.ID) {
 		if j.Name == "unit" {
-			d := decode[jobDetail](t, s.get(t, fmt.Sprintf("/projects/%d/jobs/%d", p.ID, j.ID), owner.Token), http.StatusOK)
+			d := decode[jobDetail](t, s.Get(t, fmt.Sprintf("/projects/%d/jobs/%d", p.ID, j.ID), owner.Token), http.StatusOK)
 			require.NotNil(t, d.FailureReason)
 			require.Equal(t, "script_failure", *d.FailureReason)
 			require.Contains(t, s.trace(t, owner.Token, p.ID, j.ID), "exit code 3")
@@ -138,9 +123,9 @@ cleanup:
 	}
 
 	// Retrying the pipeline runs the failed jobs again (still failing).
-	r := s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/pipelines/%d/retry", p.ID, created.ID), owner.Token, url.Values{})
+	r := s.Form(t, http.MethodPost, fmt.Sprintf("/projects/%d/pipelines/%d/retry", p.ID, created.ID), owner.Token, url.Values{})
 	require.Equal(t, http.StatusCreated, r.Status, r.Text())
-	pl = s.waitPipeline(t, owner.Token, p.ID, created.ID)
+	pl = s.WaitPipeline(t, owner.Token, p.ID, created.ID)
 	require.Equal(t, "failed", pl.Status)
 	var attempts int
 	require.NoError(t, s.DB.QueryRow(context.Background(), `SELECT count(*) FROM jobs WHERE pipeline_id = $1 AND name = 'unit'`, created.ID).Scan(&attempts))
@@ -160,26 +145,26 @@ func jobStatuses(jobs []jobJSON) map[string]string {
 func TestCancelStopsRunningJob(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{Runners: 1})
-	owner := s.createUser(t, "cancel")
-	p := s.createProject(t, owner, `slow:
+	owner := s.CreateUser(t, "cancel")
+	p := s.CreateProject(t, owner, `slow:
   stage: build
   script: [sleep 60]
 after:
   stage: test
   script: [echo never]
 `)
-	tok := s.createTrigger(t, owner.Token, p.ID, "cancel").Token
-	created := decode[pipelineJSON](t, s.triggerPipeline(t, p.ID, tok, "master", nil, nil), http.StatusCreated)
+	tok := s.CreateTrigger(t, owner.Token, p.ID, "cancel").Token
+	created := decode[pipelineJSON](t, s.TriggerPipeline(t, p.ID, tok, "master", nil, nil), http.StatusCreated)
 	eventually(t, 30*time.Second, "the slow job to run", func() bool {
-		return jobStatuses(s.pipelineJobs(t, owner.Token, p.ID, created.ID))["slow"] == "running"
+		return jobStatuses(s.PipelineJobs(t, owner.Token, p.ID, created.ID))["slow"] == "running"
 	})
 	start := time.Now()
-	r := s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/pipelines/%d/cancel", p.ID, created.ID), owner.Token, url.Values{})
+	r := s.Form(t, http.MethodPost, fmt.Sprintf("/projects/%d/pipelines/%d/cancel", p.ID, created.ID), owner.Token, url.Values{})
 	require.Equal(t, http.StatusOK, r.Status, r.Text())
-	pl := s.waitPipeline(t, owner.Token, p.ID, created.ID)
+	pl := s.WaitPipeline(t, owner.Token, p.ID, created.ID)
 	require.Equal(t, "canceled", pl.Status)
 	require.Less(t, time.Since(start), 30*time.Second)
-	require.Equal(t, map[string]string{"slow": "canceled", "after": "canceled"}, jobStatuses(s.pipelineJobs(t, owner.Token, p.ID, created.ID)))
+	require.Equal(t, map[string]string{"slow": "canceled", "after": "canceled"}, jobStatuses(s.PipelineJobs(t, owner.Token, p.ID, created.ID)))
 }
 
 // TestJobTokenTriggersDownstream is the docs' multi-project example: a tag
@@ -190,42 +175,42 @@ after:
 func TestJobTokenTriggersDownstream(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{Runners: 1})
-	owner := s.createUser(t, "multi")
-	b := s.createProject(t, owner, "docs:\n  script: [echo building docs]\n")
-	a := s.createProject(t, owner, fmt.Sprintf(`build_docs:
+	owner := s.CreateUser(t, "multi")
+	b := s.CreateProject(t, owner, "docs:\n  script: [echo building docs]\n")
+	a := s.CreateProject(t, owner, fmt.Sprintf(`build_docs:
   stage: deploy
   script:
   - curl --fail --request POST --form "token=$CI_JOB_TOKEN" --form ref=master %s/api/v4/projects/%d/trigger/pipeline
   only:
   - tags
 `, s.URL, b.ID))
-	s.createTag(t, owner.Token, a.ID, "v1.0", "master")
-	tokA := s.createTrigger(t, owner.Token, a.ID, "a").Token
+	s.CreateTag(t, owner.Token, a.ID, "v1.0", "master")
+	tokA := s.CreateTrigger(t, owner.Token, a.ID, "a").Token
 
 	// Not allowlisted: the job's curl gets a 404 and fails; B has nothing.
-	created := decode[pipelineJSON](t, s.triggerPipeline(t, a.ID, tokA, "v1.0", nil, nil), http.StatusCreated)
-	pl := s.waitPipeline(t, owner.Token, a.ID, created.ID)
+	created := decode[pipelineJSON](t, s.TriggerPipeline(t, a.ID, tokA, "v1.0", nil, nil), http.StatusCreated)
+	pl := s.WaitPipeline(t, owner.Token, a.ID, created.ID)
 	require.Equal(t, "failed", pl.Status)
-	require.Zero(t, s.pipelineCount(t, b.ID))
+	require.Zero(t, s.PipelineCount(t, b.ID))
 
-	r := s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/job_token_scope/allowlist", b.ID), owner.Token,
+	r := s.Form(t, http.MethodPost, fmt.Sprintf("/projects/%d/job_token_scope/allowlist", b.ID), owner.Token,
 		url.Values{"target_project_id": {fmt.Sprint(a.ID)}})
 	require.Equal(t, http.StatusCreated, r.Status, r.Text())
 
-	created = decode[pipelineJSON](t, s.triggerPipeline(t, a.ID, tokA, "v1.0", nil, nil), http.StatusCreated)
-	pl = s.waitPipeline(t, owner.Token, a.ID, created.ID)
+	created = decode[pipelineJSON](t, s.TriggerPipeline(t, a.ID, tokA, "v1.0", nil, nil), http.StatusCreated)
+	pl = s.WaitPipeline(t, owner.Token, a.ID, created.ID)
 	require.Equal(t, "success", pl.Status)
-	downstream := s.listPipelines(t, owner.Token, b.ID, "")
+	downstream := s.ListPipelines(t, owner.Token, b.ID, "")
 	require.Len(t, downstream, 1)
 	require.Equal(t, "pipeline", downstream[0].Source)
-	jobs := s.pipelineJobs(t, owner.Token, a.ID, created.ID)
+	jobs := s.PipelineJobs(t, owner.Token, a.ID, created.ID)
 	require.Len(t, jobs, 1)
 	var upJob, upPipeline, upProject int64
 	require.NoError(t, s.DB.QueryRow(context.Background(),
 		`SELECT upstream_job_id, upstream_pipeline_id, upstream_project_id FROM pipelines WHERE id = $1`, downstream[0].ID).
 		Scan(&upJob, &upPipeline, &upProject))
 	require.Equal(t, []int64{jobs[0].ID, created.ID, a.ID}, []int64{upJob, upPipeline, upProject})
-	dpl := s.waitPipeline(t, owner.Token, b.ID, downstream[0].ID)
+	dpl := s.WaitPipeline(t, owner.Token, b.ID, downstream[0].ID)
 	require.Equal(t, "success", dpl.Status)
 
 	// The job token died with its job.
@@ -240,12 +225,12 @@ func TestJobTokenTriggersDownstream(t *testing.T) {
 func TestManyPipelinesTwoRunnersTwoDispatchers(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{Runners: 2, Dispatchers: 2, RunnerEnv: []string{"RUNNER_COMMAND_DURATION=0s", "RUNNER_CONCURRENCY=8"}})
-	owner := s.createUser(t, "batch")
-	p := s.createProject(t, owner, "stages: [a, b]\none:\n  stage: a\n  script: [echo one]\ntwo:\n  stage: a\n  script: [echo two]\nthree:\n  stage: b\n  script: [echo three]\n")
-	tok := s.createTrigger(t, owner.Token, p.ID, "batch").Token
+	owner := s.CreateUser(t, "batch")
+	p := s.CreateProject(t, owner, "stages: [a, b]\none:\n  stage: a\n  script: [echo one]\ntwo:\n  stage: a\n  script: [echo two]\nthree:\n  stage: b\n  script: [echo three]\n")
+	tok := s.CreateTrigger(t, owner.Token, p.ID, "batch").Token
 	const n = 200
 	for i := 0; i < n; i++ {
-		r := s.do(t, call{Method: http.MethodPost, Path: fmt.Sprintf("/projects/%d/trigger/pipeline?async=true", p.ID),
+		r := s.Do(t, call{Method: http.MethodPost, Path: fmt.Sprintf("/projects/%d/trigger/pipeline?async=true", p.ID),
 			Form: url.Values{"token": {tok}, "ref": {"master"}}})
 		require.Equal(t, http.StatusAccepted, r.Status, r.Text())
 	}
@@ -276,14 +261,14 @@ func TestManyPipelinesTwoRunnersTwoDispatchers(t *testing.T) {
 func TestPlayManualAndRetryJob(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{Runners: 1})
-	owner := s.createUser(t, "play")
-	p := s.createProject(t, owner, "build:\n  stage: build\n  script: [echo built]\ndeploy:\n  stage: deploy\n  when: manual\n  script: [echo deployed]\n")
-	tok := s.createTrigger(t, owner.Token, p.ID, "play").Token
-	created := decode[pipelineJSON](t, s.triggerPipeline(t, p.ID, tok, "master", nil, nil), http.StatusCreated)
-	pl := s.waitPipeline(t, owner.Token, p.ID, created.ID)
+	owner := s.CreateUser(t, "play")
+	p := s.CreateProject(t, owner, "build:\n  stage: build\n  script: [echo built]\ndeploy:\n  stage: deploy\n  when: manual\n  script: [echo deployed]\n")
+	tok := s.CreateTrigger(t, owner.Token, p.ID, "play").Token
+	created := decode[pipelineJSON](t, s.TriggerPipeline(t, p.ID, tok, "master", nil, nil), http.StatusCreated)
+	pl := s.WaitPipeline(t, owner.Token, p.ID, created.ID)
 	require.Equal(t, "success", pl.Status, "a manual job with allow_failure does not hold the pipeline")
 	var deployID, buildID int64
-	for _, j := range s.pipelineJobs(t, owner.Token, p.ID, created.ID) {
+	for _, j := range s.PipelineJobs(t, owner.Token, p.ID, created.ID) {
 		switch j.Name {
 		case "deploy":
 			deployID = j.ID
@@ -292,24 +277,24 @@ func TestPlayManualAndRetryJob(t *testing.T) {
 			buildID = j.ID
 		}
 	}
-	r := s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/jobs/%d/play", p.ID, buildID), owner.Token, url.Values{})
+	r := s.Form(t, http.MethodPost, fmt.Sprintf("/projects/%d/jobs/%d/play", p.ID, buildID), owner.Token, url.Values{})
 	require.Equal(t, http.StatusBadRequest, r.Status)
 	require.JSONEq(t, `{"message":"400 Bad request - Unplayable Job"}`, r.Text())
 
-	r = s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/jobs/%d/play", p.ID, deployID), owner.Token, url.Values{})
+	r = s.Form(t, http.MethodPost, fmt.Sprintf("/projects/%d/jobs/%d/play", p.ID, deployID), owner.Token, url.Values{})
 	require.Equal(t, http.StatusOK, r.Status, r.Text())
 	eventually(t, 30*time.Second, "the played job to succeed", func() bool {
-		d := decode[jobDetail](t, s.get(t, fmt.Sprintf("/projects/%d/jobs/%d", p.ID, deployID), owner.Token), http.StatusOK)
+		d := decode[jobDetail](t, s.Get(t, fmt.Sprintf("/projects/%d/jobs/%d", p.ID, deployID), owner.Token), http.StatusOK)
 		return d.Status == "success"
 	})
 	require.Contains(t, s.trace(t, owner.Token, p.ID, deployID), "deployed")
 
-	r = s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/jobs/%d/retry", p.ID, buildID), owner.Token, url.Values{})
+	r = s.Form(t, http.MethodPost, fmt.Sprintf("/projects/%d/jobs/%d/retry", p.ID, buildID), owner.Token, url.Values{})
 	require.Equal(t, http.StatusCreated, r.Status, r.Text())
 	retried := decode[jobDetail](t, r, http.StatusCreated)
 	require.NotEqual(t, buildID, retried.ID)
 	eventually(t, 30*time.Second, "the new attempt to succeed", func() bool {
-		d := decode[jobDetail](t, s.get(t, fmt.Sprintf("/projects/%d/jobs/%d", p.ID, retried.ID), owner.Token), http.StatusOK)
+		d := decode[jobDetail](t, s.Get(t, fmt.Sprintf("/projects/%d/jobs/%d", p.ID, retried.ID), owner.Token), http.StatusOK)
 		return d.Status == "success"
 	})
 }
@@ -319,19 +304,19 @@ func TestPlayManualAndRetryJob(t *testing.T) {
 func TestAllowedFailureIsSuccessWithWarnings(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{Runners: 1})
-	owner := s.createUser(t, "warn")
-	p := s.createProject(t, owner, "flaky:\n  stage: test\n  allow_failure: true\n  script: [exit 1]\nship:\n  stage: deploy\n  script: [echo shipped]\n")
-	tok := s.createTrigger(t, owner.Token, p.ID, "warn").Token
-	created := decode[pipelineJSON](t, s.triggerPipeline(t, p.ID, tok, "master", nil, nil), http.StatusCreated)
-	pl := s.waitPipeline(t, owner.Token, p.ID, created.ID)
+	owner := s.CreateUser(t, "warn")
+	p := s.CreateProject(t, owner, "flaky:\n  stage: test\n  allow_failure: true\n  script: [exit 1]\nship:\n  stage: deploy\n  script: [echo shipped]\n")
+	tok := s.CreateTrigger(t, owner.Token, p.ID, "warn").Token
+	created := decode[pipelineJSON](t, s.TriggerPipeline(t, p.ID, tok, "master", nil, nil), http.StatusCreated)
+	pl := s.WaitPipeline(t, owner.Token, p.ID, created.ID)
 	require.Equal(t, "success", pl.Status)
 	full := decode[struct {
 		DetailedStatus struct {
 			Group string `json:"group"`
 			Label string `json:"label"`
 		} `json:"detailed_status"`
-	}](t, s.get(t, fmt.Sprintf("/projects/%d/pipelines/%d", p.ID, created.ID), owner.Token), http.StatusOK)
+	}](t, s.Get(t, fmt.Sprintf("/projects/%d/pipelines/%d", p.ID, created.ID), owner.Token), http.StatusOK)
 	require.Equal(t, "success-with-warnings", full.DetailedStatus.Group)
 	require.Equal(t, "passed with warnings", full.DetailedStatus.Label)
-	require.Equal(t, map[string]string{"flaky": "failed", "ship": "success"}, jobStatuses(s.pipelineJobs(t, owner.Token, p.ID, created.ID)))
+	require.Equal(t, map[string]string{"flaky": "failed", "ship": "success"}, jobStatuses(s.PipelineJobs(t, owner.Token, p.ID, created.ID)))
 }

@@ -18,8 +18,8 @@ import (
 func TestSchedulePlayCreatesSchedulePipeline(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{})
-	owner := s.createUser(t, "sched")
-	p := s.createProject(t, owner, `nightly:
+	owner := s.CreateUser(t, "sched")
+	p := s.CreateProject(t, owner, `nightly:
   script: [echo nightly]
   only: [schedules]
 by_rule:
@@ -30,8 +30,8 @@ on_push_only:
   script: [echo push]
   except: [schedules]
 `)
-	dev := s.createUser(t, "schedev")
-	s.addMember(t, owner.Token, p.ID, dev, 30)
+	dev := s.CreateUser(t, "schedev")
+	s.AddMember(t, owner.Token, p.ID, dev, 30)
 	var schedID int64
 	require.NoError(t, s.DB.QueryRow(context.Background(), `INSERT INTO pipeline_schedules (project_id, owner_id, description, ref, cron, next_run_at)
 		VALUES ($1, $2, 'nightly', 'master', '0 0 * * *', now() + interval '1 day') RETURNING id`, p.ID, dev.ID).Scan(&schedID))
@@ -39,23 +39,23 @@ on_push_only:
 	require.NoError(t, err)
 
 	play := func(token string) reply {
-		return s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/pipeline_schedules/%d/play", p.ID, schedID), token, url.Values{})
+		return s.Form(t, http.MethodPost, fmt.Sprintf("/projects/%d/pipeline_schedules/%d/play", p.ID, schedID), token, url.Values{})
 	}
 	r := play(owner.Token)
 	require.Equal(t, http.StatusCreated, r.Status, r.Text())
 	require.JSONEq(t, `{"message":"201 Created"}`, r.Text())
 	var pls []pipelineJSON
 	eventually(t, 30*time.Second, "the schedule pipeline", func() bool {
-		pls = s.listPipelines(t, owner.Token, p.ID, "source=schedule")
+		pls = s.ListPipelines(t, owner.Token, p.ID, "source=schedule")
 		return len(pls) == 1
 	})
 	require.Equal(t, "schedule", pls[0].Source)
 	require.Equal(t, "master", pls[0].Ref)
-	full := decode[pipelineJSON](t, s.get(t, fmt.Sprintf("/projects/%d/pipelines/%d", p.ID, pls[0].ID), owner.Token), http.StatusOK)
+	full := decode[pipelineJSON](t, s.Get(t, fmt.Sprintf("/projects/%d/pipelines/%d", p.ID, pls[0].ID), owner.Token), http.StatusOK)
 	require.NotNil(t, full.User)
 	require.Equal(t, dev.Username, full.User.Username, "the schedule's owner is the pipeline's user")
 	names := map[string]bool{}
-	for _, j := range s.pipelineJobs(t, owner.Token, p.ID, pls[0].ID) {
+	for _, j := range s.PipelineJobs(t, owner.Token, p.ID, pls[0].ID) {
 		names[j.Name] = true
 	}
 	require.Equal(t, map[string]bool{"nightly": true, "by_rule": true}, names)
@@ -64,13 +64,13 @@ on_push_only:
 	require.Equal(t, schedID, linked)
 
 	// Unknown schedule; no access to play.
-	r = s.form(t, http.MethodPost, fmt.Sprintf("/projects/%d/pipeline_schedules/999999/play", p.ID), owner.Token, url.Values{})
+	r = s.Form(t, http.MethodPost, fmt.Sprintf("/projects/%d/pipeline_schedules/999999/play", p.ID), owner.Token, url.Values{})
 	require.Equal(t, http.StatusNotFound, r.Status)
 	require.JSONEq(t, `{"message":"404 Pipeline Schedule Not Found"}`, r.Text())
 
 	// The owner leaves the project: a run creates nothing and the schedule
 	// records why.
-	r = s.do(t, call{Method: http.MethodDelete, Path: fmt.Sprintf("/projects/%d/members/%d", p.ID, dev.ID), Token: owner.Token})
+	r = s.Do(t, call{Method: http.MethodDelete, Path: fmt.Sprintf("/projects/%d/members/%d", p.ID, dev.ID), Token: owner.Token})
 	require.Equal(t, http.StatusNoContent, r.Status, r.Text())
 	require.Equal(t, http.StatusCreated, play(owner.Token).Status)
 	var lastError *string
@@ -81,7 +81,7 @@ on_push_only:
 	require.Contains(t, *lastError, "cannot run pipelines")
 	shown := decode[struct {
 		LastError string `json:"last_error"`
-	}](t, s.get(t, fmt.Sprintf("/projects/%d/pipeline_schedules/%d", p.ID, schedID), owner.Token), http.StatusOK)
+	}](t, s.Get(t, fmt.Sprintf("/projects/%d/pipeline_schedules/%d", p.ID, schedID), owner.Token), http.StatusOK)
 	require.Equal(t, *lastError, shown.LastError, "the schedule shows why it did not run")
-	require.Len(t, s.listPipelines(t, owner.Token, p.ID, "source=schedule"), 1)
+	require.Len(t, s.ListPipelines(t, owner.Token, p.ID, "source=schedule"), 1)
 }

@@ -37,8 +37,8 @@ func (s *stack) leaderPID(t *testing.T) int {
 func TestSchedulerFiresAndLeaderTakeover(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{Dispatchers: 2})
-	owner := s.createUser(t, "cron")
-	p := s.createProject(t, owner, "nightly:\n  script: [echo nightly]\n  only: [schedules]\n")
+	owner := s.CreateUser(t, "cron")
+	p := s.CreateProject(t, owner, "nightly:\n  script: [echo nightly]\n  only: [schedules]\n")
 	due := func() int64 {
 		var id int64
 		require.NoError(t, s.DB.QueryRow(context.Background(), `INSERT INTO pipeline_schedules (project_id, owner_id, description, ref, cron, next_run_at)
@@ -53,14 +53,14 @@ func TestSchedulerFiresAndLeaderTakeover(t *testing.T) {
 
 	first := due()
 	eventually(t, 30*time.Second, "the due schedule to fire", func() bool { return countFor(first) == 1 })
-	require.Len(t, s.listPipelines(t, owner.Token, p.ID, "source=schedule"), 1)
+	require.Len(t, s.ListPipelines(t, owner.Token, p.ID, "source=schedule"), 1)
 
 	var leader int
 	eventually(t, 30*time.Second, "a leader", func() bool { leader = s.leaderPID(t); return leader != 0 })
 	killed := false
 	for _, d := range s.Dispatchers {
-		if d.cmd.Process.Pid == leader {
-			require.NoError(t, d.cmd.Process.Signal(syscall.SIGKILL))
+		if d.Cmd.Process.Pid == leader {
+			require.NoError(t, d.Cmd.Process.Signal(syscall.SIGKILL))
 			killed = true
 		}
 	}
@@ -80,8 +80,8 @@ func TestSchedulerFiresAndLeaderTakeover(t *testing.T) {
 func TestSchedulerFiresOnceAfterDowntime(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{Dispatchers: -1})
-	owner := s.createUser(t, "cron")
-	p := s.createProject(t, owner, "nightly:\n  script: [echo nightly]\n  only: [schedules]\n")
+	owner := s.CreateUser(t, "cron")
+	p := s.CreateProject(t, owner, "nightly:\n  script: [echo nightly]\n  only: [schedules]\n")
 	// A cron naming exactly the last ten minutes: every one of them was
 	// missed, and the next slot is fifty minutes away.
 	now := time.Now().UTC().Truncate(time.Minute)

@@ -61,11 +61,11 @@ func topLevelKeys(t testing.TB, body []byte) []string {
 func TestSeedExamples(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, stackOpts{})
-	owner := s.createUser(t, "seed")
-	p := s.createProject(t, owner, docsCI)
-	masterSHA := s.createBranch(t, owner.Token, p.ID, "feature/x", "master")
-	s.createBranch(t, owner.Token, p.ID, "v.1-branch", "master")
-	s.createTag(t, owner.Token, p.ID, "v1.0", "master")
+	owner := s.CreateUser(t, "seed")
+	p := s.CreateProject(t, owner, docsCI)
+	masterSHA := s.CreateBranch(t, owner.Token, p.ID, "feature/x", "master")
+	s.CreateBranch(t, owner.Token, p.ID, "v.1-branch", "master")
+	s.CreateTag(t, owner.Token, p.ID, "v1.0", "master")
 	api := s.URL + "/api/v4"
 
 	// Pipeline trigger tokens API, "Create a trigger token":
@@ -97,12 +97,12 @@ func TestSeedExamples(t *testing.T) {
 		require.NotNil(t, pl.User, "user is the trigger's owner")
 		require.Equal(t, owner.Username, pl.User.Username)
 
-		got := decode[pipelineJSON](t, s.get(t, fmt.Sprintf("/projects/%d/pipelines/%d", p.ID, pl.ID), owner.Token), http.StatusOK)
+		got := decode[pipelineJSON](t, s.Get(t, fmt.Sprintf("/projects/%d/pipelines/%d", p.ID, pl.ID), owner.Token), http.StatusOK)
 		require.Equal(t, pl.ID, got.ID)
 		require.Equal(t, ref, got.Ref)
 		require.Equal(t, "trigger", got.Source)
 		require.Equal(t, tag, got.Tag)
-		require.Equal(t, docsJobStages, jobStages(s.pipelineJobs(t, owner.Token, p.ID, pl.ID)))
+		require.Equal(t, docsJobStages, jobStages(s.PipelineJobs(t, owner.Token, p.ID, pl.ID)))
 		return pl
 	}
 
@@ -116,18 +116,18 @@ func TestSeedExamples(t *testing.T) {
 			pl := triggered(t, r, "master", false)
 			require.Equal(t, pipelineKeys, topLevelKeys(t, r.Body), "pipeline entity fields in GitLab's order")
 			require.Equal(t, fmt.Sprintf("%s/%s/-/pipelines/%d", s.URL, p.Path, pl.ID), pl.WebURL)
-			require.Empty(t, s.pipelineVariables(t, owner.Token, p.ID, pl.ID))
+			require.Empty(t, s.PipelineVariables(t, owner.Token, p.ID, pl.ID))
 
 			// The first stage is handed to the runners; the rest waits.
 			eventually(t, 10*time.Second, "run_tests pending", func() bool {
-				for _, j := range s.pipelineJobs(t, owner.Token, p.ID, pl.ID) {
+				for _, j := range s.PipelineJobs(t, owner.Token, p.ID, pl.ID) {
 					if j.Name == "run_tests" {
 						return j.Status == "pending"
 					}
 				}
 				return false
 			})
-			for _, j := range s.pipelineJobs(t, owner.Token, p.ID, pl.ID) {
+			for _, j := range s.PipelineJobs(t, owner.Token, p.ID, pl.ID) {
 				if j.Name != "run_tests" {
 					require.Equal(t, "created", j.Status, "job %s", j.Name)
 				}
@@ -147,7 +147,7 @@ func TestSeedExamples(t *testing.T) {
 			r := curl(t, "--request", "POST", "--form", "token="+token, "--form", "ref=master",
 				"--form", "variables[UPLOAD_TO_S3]=true", fmt.Sprintf("%s/projects/%d/trigger/pipeline", api, p.ID))
 			pl := triggered(t, r, "master", false)
-			require.Equal(t, map[string]string{"UPLOAD_TO_S3": "true"}, s.pipelineVariables(t, owner.Token, p.ID, pl.ID))
+			require.Equal(t, map[string]string{"UPLOAD_TO_S3": "true"}, s.PipelineVariables(t, owner.Token, p.ID, pl.ID))
 		})
 		t.Run("webhook", func(t *testing.T) {
 			t.Parallel()
@@ -195,7 +195,7 @@ func TestSeedExamples(t *testing.T) {
 			r := curl(t, "--request", "POST", "--form", "variables[VAR1]=value1", "--form", "variables[VAR2]=value2",
 				fmt.Sprintf("%s/projects/%d/trigger/pipeline?token=%s&ref=master", api, p.ID, token))
 			pl := triggered(t, r, "master", false)
-			require.Equal(t, map[string]string{"VAR1": "value1", "VAR2": "value2"}, s.pipelineVariables(t, owner.Token, p.ID, pl.ID))
+			require.Equal(t, map[string]string{"VAR1": "value1", "VAR2": "value2"}, s.PipelineVariables(t, owner.Token, p.ID, pl.ID))
 		})
 		t.Run("JSON body", func(t *testing.T) {
 			t.Parallel()
@@ -203,7 +203,7 @@ func TestSeedExamples(t *testing.T) {
 			r := curl(t, "--request", "POST", "--header", "Content-Type: application/json", "--data", body,
 				fmt.Sprintf("%s/projects/%d/trigger/pipeline", api, p.ID))
 			pl := triggered(t, r, "master", false)
-			require.Equal(t, map[string]string{"A": "1"}, s.pipelineVariables(t, owner.Token, p.ID, pl.ID))
+			require.Equal(t, map[string]string{"A": "1"}, s.PipelineVariables(t, owner.Token, p.ID, pl.ID))
 		})
 	})
 	if t.Failed() {
@@ -211,9 +211,9 @@ func TestSeedExamples(t *testing.T) {
 	}
 
 	// Every example above created exactly one pipeline, all by this token.
-	pls := s.listPipelines(t, owner.Token, p.ID, "source=trigger")
+	pls := s.ListPipelines(t, owner.Token, p.ID, "source=trigger")
 	require.Len(t, pls, 11)
-	require.Equal(t, 11, s.pipelineCount(t, p.ID))
+	require.Equal(t, 11, s.PipelineCount(t, p.ID))
 
 	// The rest of the pipeline trigger tokens API's curl examples.
 	//   curl --header "PRIVATE-TOKEN: <your_access_token>" "https://gitlab.example.com/api/v4/projects/1/triggers"
@@ -246,5 +246,5 @@ func TestSeedExamples(t *testing.T) {
 		fmt.Sprintf("%s/projects/%d/trigger/pipeline", api, p.ID))
 	require.Equal(t, http.StatusNotFound, r.Status)
 	require.Equal(t, body404, strings.TrimSpace(string(r.Body)))
-	require.Equal(t, 11, s.pipelineCount(t, p.ID))
+	require.Equal(t, 11, s.PipelineCount(t, p.ID))
 }

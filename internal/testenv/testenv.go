@@ -36,13 +36,20 @@ func ServerURL() string {
 // database is dropped when the test ends.
 func Database(t testing.TB) string {
 	t.Helper()
+	return DatabaseOn(t, ServerURL())
+}
+
+// DatabaseOn is Database on the server at serverURL (a URL of any database
+// on it), for tests that run a Postgres server of their own.
+func DatabaseOn(t testing.TB, serverURL string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	admin, err := pgx.Connect(ctx, ServerURL())
+	admin, err := pgx.Connect(ctx, serverURL)
 	if err != nil {
 		t.Fatalf("testenv: cannot reach Postgres at %s: %v\n"+
 			"Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"+
-			"or point TEST_DATABASE_URL at a server.", ServerURL(), err)
+			"or point TEST_DATABASE_URL at a server.", serverURL, err)
 	}
 	defer admin.Close(context.Background())
 	b := make([]byte, 6)
@@ -51,7 +58,7 @@ func Database(t testing.TB) string {
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("testenv: create database: %v", err)
 	}
-	u, err := url.Parse(ServerURL())
+	u, err := url.Parse(serverURL)
 	if err != nil {
 		t.Fatalf("testenv: TEST_DATABASE_URL: %v", err)
 	}
@@ -60,7 +67,7 @@ func Database(t testing.TB) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		c, err := pgx.Connect(ctx, ServerURL())
+		c, err := pgx.Connect(ctx, serverURL)
 		if err != nil {
 			t.Logf("testenv: drop %s: %v", name, err)
 			return
