@@ -155,6 +155,10 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	scheduled, err := broker.ScheduledConsumer(ctx, js, cfg.AckWait)
+	if err != nil {
+		return err
+	}
 	jobCons, err := broker.JobEventsConsumer(ctx, js, cfg.AckWait)
 	if err != nil {
 		return err
@@ -164,7 +168,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		Limits:      worker.Limits{MaxDepth: cfg.BridgeMaxDepth, MaxHierarchySize: cfg.BridgeMaxHierarchySize},
 		RateLimits:  worker.RateLimits{Project: cfg.RateProject, Token: cfg.RateToken},
 		BridgeRetry: worker.BridgeRetry{Initial: cfg.BridgeRetryInitial, MaxElapsed: cfg.BridgeRetryMaxElapsed},
-	}, log, pool, nc, js, cons)
+	}, log, pool, nc, js, cons, scheduled)
 	jobs := worker.NewJobs(log, pool, nc, js, jobCons, cfg.ExternalURL, cfg.Concurrency, cfg.StuckAfter)
 	sched := scheduler.New(scheduler.Config{Interval: cfg.SchedulerEvery, CatchUp: cfg.CatchUp}, log, pool, js, cronspec.Next)
 	// Any part failing stops the others: the process exits and is

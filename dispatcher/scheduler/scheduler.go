@@ -198,7 +198,7 @@ func (s *Scheduler) fireBatch(ctx context.Context, now time.Time) (fired int, mo
 			if err != nil {
 				return err
 			}
-			msgs = append(msgs, broker.Message{Subject: event.TriggerSubject(d.ProjectID), Data: data, MsgID: ev.EventID})
+			msgs = append(msgs, broker.Message{Subject: event.ScheduledSubject(d.ProjectID), Data: data, MsgID: ev.EventID})
 		}
 		// Every event is stored before next_run_at moves: a crash in
 		// between re-fires the same slots, which deduplicate.

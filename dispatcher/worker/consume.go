@@ -52,12 +52,13 @@ type Worker struct {
 	pool *pgxpool.Pool
 	nc   *nats.Conn
 	js   jetstream.JetStream
-	cons jetstream.Consumer
+	cons []jetstream.Consumer
 	c    *creator
 }
 
-// New makes a worker over the dispatcher consumer.
-func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jetstream.JetStream, cons jetstream.Consumer) *Worker {
+// New makes a worker over the trigger event consumers: the dispatcher's
+// and the scheduler's, each consumed by a loop of its own.
+func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jetstream.JetStream, cons ...jetstream.Consumer) *Worker {
 	if cfg.Concurrency < 1 {
 		cfg.Concurrency = 4
 	}
@@ -79,11 +80,27 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jet
 	return &Worker{cfg: cfg, log: log, pool: pool, nc: nc, js: js, cons: cons, c: newCreator(4096, cfg.Limits, cfg.RateLimits)}
 }
 
-// Run consumes until ctx is cancelled, then stops pulling, lets in-flight
-// events finish within the grace period, and returns.
+// Run consumes every consumer until ctx is cancelled, then stops pulling,
+// lets in-flight events finish within the grace period, and returns. A
+// consumer failing stops the others.
 func (w *Worker) Run(ctx context.Context) error {
-	return broker.WorkBatches(ctx, w.cons, broker.WorkOptions{Name: "trigger events", Concurrency: w.cfg.Concurrency,
-		MaxBatch: w.cfg.BatchSize, DrainWait: w.cfg.ShutdownGrace, Grace: w.cfg.ShutdownGrace, Log: w.log}, w.handleBatch)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(w.cons))
+	for _, cons := range w.cons {
+		go func() {
+			errc <- broker.WorkBatches(ctx, cons, broker.WorkOptions{Name: "trigger events", Concurrency: w.cfg.Concurrency,
+				MaxBatch: w.cfg.BatchSize, DrainWait: w.cfg.ShutdownGrace, Grace: w.cfg.ShutdownGrace, Log: w.log}, w.handleBatch)
+		}()
+	}
+	var err error
+	for range w.cons {
+		if e := <-errc; err == nil && e != nil {
+			err = e
+			cancel()
+		}
+	}
+	return err
 }
 
 // DefaultMaxDeliver gives an event about ten minutes of retries (see

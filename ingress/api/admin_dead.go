@@ -125,7 +125,7 @@ func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	e := newDeadLetterEntity(d)
-	if e.EventID == "" || e.ProjectID == 0 || d.Subject != event.TriggerSubject(e.ProjectID) {
+	if e.EventID == "" || e.ProjectID == 0 || !event.IsTriggerSubject(d.Subject, e.ProjectID) {
 		return messageError(http.StatusUnprocessableEntity, "422 Unprocessable Entity - the dead letter is not a trigger event: "+d.Error)
 	}
 	if err := broker.ReplayDeadLetter(r.Context(), s.js, d); err != nil {

@@ -74,7 +74,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig
 		{
 			Name:        event.TriggersStream,
 			Description: "Trigger events waiting for a dispatcher to create their pipeline.",
-			Subjects:    []string{event.TriggerSubjectPrefix + ">"},
+			Subjects:    []string{event.TriggerSubjectPrefix + ">", event.ScheduledSubjectPrefix + ">"},
 			Retention:   jetstream.WorkQueuePolicy,
 			Storage:     jetstream.FileStorage,
 			Replicas:    cfg.Replicas,
@@ -128,16 +128,30 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.Stre
 	return nil
 }
 
-// DispatcherConsumer is the durable pull consumer every dispatcher shares.
+// DispatcherConsumer is the durable pull consumer of ordinary trigger
+// events every dispatcher shares.
 func DispatcherConsumer(ctx context.Context, js jetstream.JetStream, ackWait time.Duration) (jetstream.Consumer, error) {
+	return triggerConsumer(ctx, js, event.DispatcherConsumer, event.TriggerSubjectPrefix,
+		"Dispatchers creating pipelines from trigger events.", ackWait)
+}
+
+// ScheduledConsumer is the durable pull consumer of the scheduler's events
+// every dispatcher shares, apart from DispatcherConsumer so that neither
+// waits behind the other.
+func ScheduledConsumer(ctx context.Context, js jetstream.JetStream, ackWait time.Duration) (jetstream.Consumer, error) {
+	return triggerConsumer(ctx, js, event.ScheduledConsumer, event.ScheduledSubjectPrefix,
+		"Dispatchers creating pipelines from schedule slots.", ackWait)
+}
+
+func triggerConsumer(ctx context.Context, js jetstream.JetStream, durable, prefix, desc string, ackWait time.Duration) (jetstream.Consumer, error) {
 	return ensureConsumer(ctx, js, event.TriggersStream, jetstream.ConsumerConfig{
-		Durable:       event.DispatcherConsumer,
-		Description:   "Dispatchers creating pipelines from trigger events.",
+		Durable:       durable,
+		Description:   desc,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       ackWait,
 		MaxDeliver:    -1,
 		MaxAckPending: 20000,
-		FilterSubject: event.TriggerSubjectPrefix + ">",
+		FilterSubject: prefix + ">",
 	})
 }
 

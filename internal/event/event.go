@@ -21,6 +21,12 @@ const (
 	// TriggerSubjectPrefix is followed by the project id.
 	TriggerSubjectPrefix = "triggers.requested."
 	DispatcherConsumer   = "dispatcher"
+	// ScheduledSubjectPrefix is followed by the project id: the
+	// scheduler's events, in the same stream but taken by a consumer of
+	// their own, so that a cron burst never queues ordinary triggers
+	// behind thousands of schedule slots.
+	ScheduledSubjectPrefix = "triggers.scheduled."
+	ScheduledConsumer      = "dispatcher-scheduled"
 
 	JobsStream = "JOBS"
 	// JobSubjectPrefix is followed by the project id.
@@ -54,6 +60,18 @@ const (
 // TriggerSubject is the subject a project's trigger events are published on.
 func TriggerSubject(projectID int64) string {
 	return TriggerSubjectPrefix + strconv.FormatInt(projectID, 10)
+}
+
+// ScheduledSubject is the subject the scheduler publishes a project's
+// schedule slots on.
+func ScheduledSubject(projectID int64) string {
+	return ScheduledSubjectPrefix + strconv.FormatInt(projectID, 10)
+}
+
+// IsTriggerSubject tells whether subject is where trigger events of the
+// project are published: ordinary ones or schedule slots.
+func IsTriggerSubject(subject string, projectID int64) bool {
+	return subject == TriggerSubject(projectID) || subject == ScheduledSubject(projectID)
 }
 
 // DeadSubject is the subject a project's dead trigger events are kept on.
