@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin
 GOFLAGS_BUILD := -trimpath
 
-.PHONY: all build run test test-short vet fmt check-services deps clean
+.PHONY: all build run test test-short vet fmt check-services deps clean chaos
 
 all: build
 
@@ -27,6 +27,13 @@ run: build
 test: build check-services
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 9m ./...
+
+# The chaos suite (test/chaos, build tag chaos): each case breaks one thing
+# under load (dispatcher, ingress, NATS, Postgres, runner) and checks
+# exactly-once pipelines, jobs and fan-outs and the recovery time. Builds the
+# binaries itself, prints every case's figures and writes docs/RELIABILITY.md.
+chaos: check-services
+	$(GO) test -tags chaos -count=1 -v -timeout 30m -run '^TestChaos$$' ./test/chaos
 
 check-services:
 	@pg_isready -q -h $${PGHOST:-127.0.0.1} -p $${PGPORT:-5432} || { \

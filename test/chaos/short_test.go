@@ -1,0 +1,51 @@
+package chaos
+
+import (
+	"context"
+	"time"
+
+	"testing"
+
+	"github.com/triggerd/triggerd/test/harness"
+)
+
+// shortOpts are the settings of the short cases: quick redelivery of an
+// event whose dispatcher died, and a quick 202 when the wait bound passes.
+func shortOpts() harness.Opts {
+	return harness.Opts{Dispatchers: 2, Runners: 1, AckWait: 2 * time.Second, TriggerWait: 3 * time.Second,
+		Env: []string{"JOB_STUCK_AFTER=8s"}}
+}
+
+// TestDispatcherKilledMidBatch sends a burst of triggers to two
+// dispatchers and kills one with SIGKILL as soon as the first pipeline of
+// the burst is committed, while it holds a batch; a fresh one takes its
+// place.
+func TestDispatcherKilledMidBatch(t *testing.T) {
+	t.Parallel()
+	runCase(t, chaosCase{
+		Name: "dispatcher killed mid-batch", Opts: shortOpts(), Rate: 25, Load: 3 * time.Second, JobSleep: "0.05",
+		Fault: func(f *faultEnv) string {
+			harness.Eventually(f.t, 30*time.Second, "the first pipeline", func() bool {
+				var n int
+				_ = f.s.DB.QueryRow(context.Background(), `SELECT count(*) FROM pipelines`).Scan(&n)
+				return n > 0
+			})
+			f.s.RestartDispatcher(0)
+			return "1 kill -9 while deciding"
+		},
+	})
+}
+
+// TestEmbeddedNATSRestart restarts the NATS server (embedded in the test
+// process, same port and store) under load.
+func TestEmbeddedNATSRestart(t *testing.T) {
+	t.Parallel()
+	runCase(t, chaosCase{
+		Name: "NATS restarted", Opts: shortOpts(), NATS: natsEmbedded, Rate: 10, Load: 4 * time.Second,
+		FaultAt: time.Second, JobSleep: "0.05",
+		Fault: func(f *faultEnv) string {
+			f.emb.restart(time.Second)
+			return "1 restart, 1 s down"
+		},
+	})
+}
