@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin
 GOFLAGS_BUILD := -trimpath
 
-.PHONY: all build run test test-short vet fmt check-services deps clean chaos
+.PHONY: all build run test test-short vet fmt check-services deps clean bench chaos
 
 all: build
 
@@ -34,6 +34,15 @@ test: build check-services
 # binaries itself, prints every case's figures and writes docs/RELIABILITY.md.
 chaos: check-services
 	$(GO) test -tags chaos -count=1 -v -timeout 30m -run '^TestChaos$$' ./test/chaos
+
+# The benchmarks: the whole stack on this machine driven by the load tool
+# (test/load), against the ceiling handler (test/ceiling); writes
+# docs/BENCHMARKS.md from that one run. Takes about eight minutes.
+bench: build check-services
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ceiling ./test/ceiling
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/load ./test/load
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/bench ./test/bench
+	$(BIN)/bench -bin $(BIN) -out docs/BENCHMARKS.md
 
 check-services:
 	@pg_isready -q -h $${PGHOST:-127.0.0.1} -p $${PGPORT:-5432} || { \

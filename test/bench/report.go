@@ -1,0 +1,142 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// renderReport writes docs/BENCHMARKS.md from the figures of one run.
+func renderReport(c config, figs []figure) string {
+	by := map[string]*loadResult{}
+	for _, f := range figs {
+		by[f.Key] = f.Result
+	}
+	a := by["a"].AcceptedPerSecond
+	ratio := func(v float64) string {
+		if a == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f", v/a)
+	}
+	met := func(ok bool) string {
+		if ok {
+			return "yes"
+		}
+		return "**no**"
+	}
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+
+	w("# Benchmarks\n\n")
+	w("Written by `make bench` (test/bench) on %s. Every figure below comes from that one run, on %s.\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine())
+	w("Nothing here is edited by hand: run `make bench` again to replace it.\n\n")
+
+	w("## Summary\n\n")
+	w("| | figure | measured | ratio to (a) | target | met |\n|---|---|---|---|---|---|\n")
+	w("| a | ceiling: a handler that only publishes to JetStream and answers | %s/s, p99 %s | 1.00 | – | – |\n",
+		num(a), ms(by["a"].Latency.P99))
+	bb := by["b"]
+	w("| b | ingress accept rate, `async=true` | %s/s accepted, p99 %s | %s | ≥ 8,000/s | %s |\n",
+		num(bb.AcceptedPerSecond), ms(bb.Latency.P99), ratio(bb.AcceptedPerSecond), met(bb.AcceptedPerSecond >= 8000))
+	cc := by["c"]
+	w("| c | end-to-end synchronous 201 path for %s, pipelines of 3 jobs with 2 variables | %s pipelines/s, p99 %s | %s | ≥ 5,000/s and ≥ 0.5 × (a) | %s |\n",
+		dur(cc.Seconds), num(cc.AcceptedPerSecond), ms(cc.Latency.P99), ratio(cc.AcceptedPerSecond),
+		met(cc.AcceptedPerSecond >= 5000 && a > 0 && cc.AcceptedPerSecond/a >= 0.5))
+	dd := by["d"]
+	w("| d | latency at 50%% of (c): open loop at %s/s | p50 %s, p95 %s, p99 %s | – | p99 ≤ 50 ms | %s |\n",
+		num(dd.OfferedRate), ms(dd.Latency.P50), ms(dd.Latency.P95), ms(dd.Latency.P99), met(dd.Latency.P99 <= 50))
+	e1, e2 := by["e1"], by["e2"]
+	w("| e | one vs two dispatcher processes, synchronous | %s/s vs %s/s (× %.2f) | %s / %s | – | – |\n",
+		num(e1.AcceptedPerSecond), num(e2.AcceptedPerSecond), e2.AcceptedPerSecond/max(1, e1.AcceptedPerSecond),
+		ratio(e1.AcceptedPerSecond), ratio(e2.AcceptedPerSecond))
+	if f := by["f"]; f.Burst != nil {
+		fb := f.Burst
+		w("| f | schedule burst: %s schedules over %d projects due at one minute, ordinary triggers at %s/s | all %s pipelines exist %.2f s after the minute; ordinary p99 during it %s | – | ≤ 5 s; p99 < 50 ms | %s |\n",
+			num(float64(fb.Schedules)), fb.Projects, num(f.OfferedRate), num(float64(fb.Pipelines)), fb.AllExistSeconds,
+			ms(fb.DuringBurst.P99), met(fb.Complete && fb.AllExistSeconds <= 5 && fb.DuringBurst.P99 < 50 && fb.Duplicates == 0))
+	}
+
+	w("\n## Every run\n\n")
+	w("| run | load | s | answered | statuses | accepted/s | p50 | p95 | p99 | max | pipelines visible | end-to-end |\n")
+	w("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, f := range figs {
+		r := f.Result
+		load := fmt.Sprintf("closed, %d workers", r.Concurrency)
+		if r.Mode == "open" {
+			load = fmt.Sprintf("open, %s/s", num(r.OfferedRate))
+		}
+		vis, e2e := "–", "–"
+		if r.E2E != nil {
+			vis = fmt.Sprintf("%d of %d, %d jobs each", r.E2E.Visible, r.E2E.Expected, r.E2E.JobsOfLatest)
+			e2e = fmt.Sprintf("%s/s over %s", num(r.E2E.PerSecond), dur(r.E2E.Seconds))
+		}
+		w("| %s %s | %s | %.0f | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", f.Key, f.Name, load, r.Seconds, r.Answered,
+			statuses(r.Statuses, r.Errors), num(r.AcceptedPerSecond), ms(r.Latency.P50), ms(r.Latency.P95), ms(r.Latency.P99),
+			ms(r.Latency.Max), vis, e2e)
+	}
+	if f := by["f"]; f.Burst != nil {
+		fb := f.Burst
+		w("\nThe burst (f): %d schedule pipelines for %d schedules (%d slots fired twice); the first was created %.2f s and the last %.2f s after the minute, and all were visible %.2f s after it. Ordinary triggers sent between the minute and that moment: %d, p50 %s, p99 %s, max %s, %d not 2xx.\n",
+			fb.Pipelines, fb.Schedules, fb.Duplicates, fb.FirstSeconds, fb.LastSeconds, fb.AllExistSeconds,
+			fb.DuringBurst.Count, ms(fb.DuringBurst.P50), ms(fb.DuringBurst.P99), ms(fb.DuringBurst.Max), fb.DuringBurstNon2x)
+	}
+
+	w("\n## How it is measured\n\n")
+	w(`- One machine holds everything: Postgres, the ingress with its embedded NATS server (as `+"`make run`"+` starts it), the
+  dispatchers, the ceiling handler and the load tool (test/load), which competes with them for the same cores.
+  No runner-sim is attached: the figures are about turning triggers into stored pipelines with their jobs, not
+  about running the jobs.
+- The database is created afresh for the run; the NATS store is emptied.
+- Throughput runs are closed loop (%d workers, keep-alive connections); (d) is open loop at a fixed offered rate,
+  its latency counted from when each request was due, so a stall of the server shows up in full.
+- Percentiles come from HDR histograms (github.com/HdrHistogram/hdrhistogram-go), three significant figures.
+- Every trigger carries a unique Idempotency-Key and is sent as GitLab's documented `+"`curl --form`"+` (multipart
+  form: token, ref, variables). The ceiling (a) gets the same requests and only publishes them.
+- (c) counts a pipeline when its 201 arrives: the dispatcher answers only after the pipeline, its variables and its
+  jobs are committed, and the tool checks afterwards that every promised pipeline is listed by the API with its jobs.
+- (b) counts 202s; "end-to-end" is then the time until the dispatcher had stored every accepted pipeline.
+- (f) creates the schedules through the API, due at a whole minute at least 75 s ahead, and reads the
+  pipelines table every 20 ms from the minute on; ordinary triggers run from five seconds before the minute.
+`, c.Concurrency)
+	return b.String()
+}
+
+func num(v float64) string {
+	s := fmt.Sprintf("%.0f", v)
+	n := len(s)
+	if n <= 4 {
+		return s
+	}
+	var out []byte
+	for i := range n {
+		if i > 0 && (n-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
+
+func ms(v float64) string {
+	if v >= 100 {
+		return fmt.Sprintf("%.0f ms", v)
+	}
+	return fmt.Sprintf("%.1f ms", v)
+}
+
+func dur(s float64) string { return fmt.Sprintf("%.0f s", s) }
+
+func statuses(m map[string]int64, errs int64) string {
+	var parts []string
+	for code, n := range m {
+		parts = append(parts, fmt.Sprintf("%s×%d", code, n))
+	}
+	sort.Strings(parts)
+	if errs > 0 {
+		parts = append(parts, fmt.Sprintf("errors×%d", errs))
+	}
+	return strings.Join(parts, ", ")
+}
