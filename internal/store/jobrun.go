@@ -86,28 +86,13 @@ func (q *Queries) PendingBuilds(ctx context.Context, pipelineID int64) ([]JobRef
 		WHERE pipeline_id = $1 AND kind = 'build' AND status = 'pending' ORDER BY id`, pipelineID))
 }
 
-// ReclaimWindow is how long after a claim the same job may be claimed
-// again, by whichever runner its message comes back to, as long as no line
-// of its log has arrived. A claim whose answer was lost (the dispatcher
-// died after the commit, or NATS restarted before the reply) leaves the job
-// running with nobody running it; the runner naks the job message and its
-// redelivery, a second or so later, claims it again instead of being
-// refused and leaving the job to be failed as stuck. A runner that got the
-// answer holds the message (acked only when the job ends) and logs at once,
-// so within the window, which is far shorter than the runners' ack wait,
-// nobody else gets the job.
-const ReclaimWindow = 30 * time.Second
-
 // ClaimJob marks a pending job running for runner with the digest of its
-// fresh CI job token, or claims again a job whose claim's answer was lost
-// (see ReclaimWindow). ErrNotFound when the job is not pending (taken,
+// fresh CI job token. ErrNotFound when the job is not pending (taken,
 // canceled, or gone): the runner must not run it.
 func (q *Queries) ClaimJob(ctx context.Context, jobID int64, runner string, tokenDigest []byte) (int64, error) {
 	var pipelineID int64
 	err := q.db.QueryRow(ctx, `UPDATE jobs SET status = 'running', started_at = now(), updated_at = now(), runner = $2, token_digest = $3
-		WHERE id = $1 AND kind = 'build' AND (status = 'pending'
-			OR (status = 'running' AND trace = '' AND started_at > now() - make_interval(secs => $4)))
-		RETURNING pipeline_id`, jobID, runner, tokenDigest, ReclaimWindow.Seconds()).Scan(&pipelineID)
+		WHERE id = $1 AND status = 'pending' AND kind = 'build' RETURNING pipeline_id`, jobID, runner, tokenDigest).Scan(&pipelineID)
 	return pipelineID, mapErr(err)
 }
 

@@ -96,39 +96,3 @@ func TestCommitFilesAndRefs(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, c1.SHA, got.SHA)
 }
-
-// TestClaimJobAgainAfterLostAnswer: a claimed job whose runner never got
-// the answer (nothing of its log arrived) can be claimed again within
-// ReclaimWindow; once its log arrives, or once it finished, it cannot.
-func TestClaimJobAgainAfterLostAnswer(t *testing.T) {
-	ctx := context.Background()
-	pool := testenv.Pool(t)
-	q := store.New(pool)
-	admin, err := q.EnsureAdmin(ctx, secret.Digest("x"))
-	require.NoError(t, err)
-	var projectID int64
-	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO projects (namespace_id, name, path, path_with_namespace)
-		SELECT id, 'p', 'p', 'root/p' FROM namespaces WHERE owner_id = $1 RETURNING id`, admin.ID).Scan(&projectID))
-	require.NoError(t, store.InTx(ctx, pool, func(q *store.Queries) error {
-		_, err := q.CreatePipeline(ctx, store.NewPipeline{ProjectID: projectID, EventID: "ev", SHA: "abc", Ref: "main",
-			Status: "pending", Source: "trigger",
-			Jobs: []store.NewJob{{Kind: "build", Name: "j", Stage: "test", Status: "pending", When: "on_success", Spec: []byte(`{}`)}}})
-		return err
-	}))
-	var jobID int64
-	require.NoError(t, pool.QueryRow(ctx, `SELECT id FROM jobs`).Scan(&jobID))
-
-	_, err = q.ClaimJob(ctx, jobID, "r1", secret.Digest("t1"))
-	require.NoError(t, err)
-	_, err = q.ClaimJob(ctx, jobID, "r2", secret.Digest("t2"))
-	require.NoError(t, err, "the first answer was lost: the redelivery claims it again")
-	_, appended, err := q.AppendTrace(ctx, jobID, 0, "Running with triggerd runner-sim\n")
-	require.NoError(t, err)
-	require.True(t, appended)
-	_, err = q.ClaimJob(ctx, jobID, "r3", secret.Digest("t3"))
-	require.ErrorIs(t, err, store.ErrNotFound, "its runner is running it")
-
-	require.NoError(t, pool.QueryRow(ctx, `UPDATE jobs SET trace = '', started_at = now() - interval '1 minute' WHERE id = $1 RETURNING id`, jobID).Scan(&jobID))
-	_, err = q.ClaimJob(ctx, jobID, "r3", secret.Digest("t3"))
-	require.ErrorIs(t, err, store.ErrNotFound, "past the window, a silent job is left to the stuck-job reaper")
-}
