@@ -22,6 +22,7 @@ import (
 	"github.com/triggerd/triggerd/ingress/relay"
 	"github.com/triggerd/triggerd/internal/broker"
 	"github.com/triggerd/triggerd/internal/conf"
+	"github.com/triggerd/triggerd/internal/metrics"
 	"github.com/triggerd/triggerd/internal/secret"
 	"github.com/triggerd/triggerd/internal/store"
 	"github.com/triggerd/triggerd/schema"
@@ -33,6 +34,7 @@ type config struct {
 	EmbeddedNATS string
 	NATSStoreDir string
 	Addr         string
+	MetricsAddr  string
 	ExternalURL  string
 	AdminToken   string
 	SecretKey    string
@@ -51,6 +53,7 @@ func loadConfig(args []string) (config, error) {
 	embed := conf.String(fs, "embedded-nats-addr", "NATS_EMBEDDED_ADDR", conf.DefaultEmbeddedNATS, "listen address of the embedded NATS server")
 	storeDir := conf.String(fs, "nats-store-dir", "NATS_STORE_DIR", filepath.Join(os.TempDir(), "triggerd-nats"), "JetStream directory of the embedded NATS server")
 	addr := conf.String(fs, "addr", "INGRESS_ADDR", "127.0.0.1:8080", "HTTP listen address")
+	metricsAddr := conf.String(fs, "metrics-addr", "METRICS_ADDR", "", "listen address of /metrics, /-/health, /-/readiness and pprof (empty: none)")
 	ext := conf.String(fs, "external-url", "EXTERNAL_URL", "", "URL users reach the service at (default http://INGRESS_ADDR)")
 	admin := conf.String(fs, "admin-token", "TRIGGERS_ADMIN_TOKEN", "", "bootstrap admin personal access token")
 	key := conf.String(fs, "secret-key", "TRIGGERS_SECRET_KEY", "", "key that encrypts stored trigger tokens (required)")
@@ -64,7 +67,7 @@ func loadConfig(args []string) (config, error) {
 		return config{}, err
 	}
 	c := config{
-		DatabaseURL: *db, NATSURL: *natsURL, EmbeddedNATS: *embed, NATSStoreDir: *storeDir, Addr: *addr,
+		DatabaseURL: *db, NATSURL: *natsURL, EmbeddedNATS: *embed, NATSStoreDir: *storeDir, Addr: *addr, MetricsAddr: *metricsAddr,
 		ExternalURL: *ext, AdminToken: *admin, SecretKey: *key, TriggerWait: *wait, CacheSize: *size,
 		CacheTTL: *ttl, Replicas: *replicas, SeedDemo: *seed, LogLevel: *level,
 	}
@@ -80,10 +83,11 @@ func loadConfig(args []string) (config, error) {
 func main() {
 	cfg, err := loadConfig(os.Args[1:])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "ingress:", err)
+		conf.NewLogger("info", "ingress").Error("bad configuration", "err", err)
 		os.Exit(2)
 	}
 	log := conf.NewLogger(cfg.LogLevel, "ingress")
+	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, log); err != nil {
@@ -93,7 +97,7 @@ func main() {
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
-	log.Info("starting", "addr", cfg.Addr, "external_url", cfg.ExternalURL, "database_url", store.RedactURL(cfg.DatabaseURL),
+	log.Info("starting", "addr", cfg.Addr, "metrics_addr", cfg.MetricsAddr, "external_url", cfg.ExternalURL, "database_url", store.RedactURL(cfg.DatabaseURL),
 		"nats_url", cfg.NATSURL, "admin_token", conf.Mask(cfg.AdminToken), "secret_key", conf.Mask(cfg.SecretKey),
 		"trigger_wait", cfg.TriggerWait.String())
 
@@ -141,6 +145,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err := broker.EnsureStreams(ctx, js, broker.StreamConfig{Replicas: cfg.Replicas}); err != nil {
 		return err
 	}
+	stopMetrics, err := metrics.Serve(cfg.MetricsAddr, log, metrics.PostgresCheck(pool), metrics.NATSCheck(nc))
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	caches := api.NewCaches(cfg.CacheSize, cfg.CacheTTL)
 	rl, err := relay.New(nc, js, log, caches.Invalidate)

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -15,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/triggerd/triggerd/internal/conf"
+	"github.com/triggerd/triggerd/internal/metrics"
 	"github.com/triggerd/triggerd/internal/secret"
 	"github.com/triggerd/triggerd/internal/store"
 )
@@ -75,26 +76,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reqID = uuid.NewString()
 	}
 	w.Header().Set("X-Request-Id", reqID)
+	// Every line logged with the request's context shows its id.
+	r = r.WithContext(conf.WithRequestID(r.Context(), reqID))
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.ErrorContext(r.Context(), "panic serving request", "request_id", reqID, "path", redactedPath(r),
+			s.log.ErrorContext(r.Context(), "panic serving request", "path", redactedPath(r),
 				"panic", v, "stack", string(debug.Stack()))
 			if sw.status == 0 {
 				writeJSON(sw, http.StatusInternalServerError, map[string]string{"message": "500 Internal Server Error"})
 			}
 		}
-		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String("request_id", reqID),
+		elapsed := time.Since(start)
+		observeRequest(sw.route, r.Method, sw.status, elapsed)
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
 			slog.String("method", r.Method), slog.String("path", redactedPath(r)),
-			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+			slog.Int("status", sw.status), slog.Duration("duration", elapsed))
 	}()
 	s.router.ServeHTTP(sw, r)
 }
 
-// statusWriter remembers the status written, for the access log.
+// statusWriter remembers the status written, for the access log and the
+// metrics, and the matched route's template (set by recordRoute).
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	route  string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -136,11 +143,11 @@ func (s *Server) routes() *mux.Router {
 	r.PathPrefix("/api/v3").Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusGone, map[string]string{"error": "API V3 is no longer supported. Use API V4 instead."})
 	}))
-	r.Handle("/-/health", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write([]byte("GitLab OK"))
-	})).Methods(http.MethodGet)
-	r.Handle("/-/readiness", s.handle(s.readiness)).Methods(http.MethodGet)
+	r.Use(recordRoute)
+	r.HandleFunc("/-/health", metrics.Health).Methods(http.MethodGet)
+	// The public readiness checks the database, as it always has; the
+	// metrics listener's checks NATS too.
+	r.Handle("/-/readiness", metrics.Readiness(metrics.PostgresCheck(s.pool))).Methods(http.MethodGet)
 
 	v4 := r.PathPrefix("/api/v4").Subrouter()
 	s.routesTrigger(v4)
@@ -155,20 +162,6 @@ func (s *Server) routes() *mux.Router {
 	s.routesRepository(v4)
 	s.routesDeadLetters(v4)
 	return r
-}
-
-// readiness answers as GitLab's /-/readiness: 200 with per-check status when
-// the database answers, 503 when it does not.
-func (s *Server) readiness(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.pool.Ping(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "failed",
-			"db_check": []map[string]string{{"status": "failed", "message": "database unreachable"}}})
-		return nil
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "db_check": []map[string]string{{"status": "ok"}}})
-	return nil
 }
 
 // pathVar returns a route variable, URL-decoded (the router matches on the

@@ -277,6 +277,7 @@ func (s *Server) publishAndWait(w http.ResponseWriter, r *http.Request, project 
 		return messageError(http.StatusServiceUnavailable,
 			"503 Service Unavailable - the trigger could not be stored; retry with the same Idempotency-Key")
 	}
+	countAccepted(async)
 	if async {
 		return s.writeAccepted(w, project, ev.EventID)
 	}

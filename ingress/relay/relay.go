@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
@@ -125,9 +126,17 @@ func (r *Relay) PublishTrigger(ctx context.Context, ev *event.TriggerRequested) 
 	msg := nats.NewMsg(event.TriggerSubject(ev.ProjectID))
 	msg.Data = data
 	msg.Header.Set(event.HeaderReplyTo, r.prefix+ev.EventID)
+	start := time.Now()
 	ack, err := r.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.EventID))
-	if err != nil {
+	took := time.Since(start).Seconds()
+	switch {
+	case err != nil:
+		publishFailed.Observe(took)
 		return false, fmt.Errorf("publish trigger event: %w", err)
+	case ack.Duplicate:
+		publishDuplicate.Observe(took)
+	default:
+		publishStored.Observe(took)
 	}
 	return ack.Duplicate, nil
 }

@@ -4,8 +4,8 @@
 package conf
 
 import (
+	"context"
 	"flag"
-	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
@@ -26,7 +26,7 @@ func Duration(fs *flag.FlagSet, name, env string, def time.Duration, usage strin
 		if d, err := time.ParseDuration(v); err == nil {
 			def = d
 		} else {
-			fmt.Fprintf(os.Stderr, "ignoring %s=%q: %v\n", env, v, err)
+			ignoring(env, v, err)
 		}
 	}
 	return fs.Duration(name, def, usage+" (env "+env+")")
@@ -38,7 +38,7 @@ func Int(fs *flag.FlagSet, name, env string, def int, usage string) *int {
 		if n, err := strconv.Atoi(v); err == nil {
 			def = n
 		} else {
-			fmt.Fprintf(os.Stderr, "ignoring %s=%q: %v\n", env, v, err)
+			ignoring(env, v, err)
 		}
 	}
 	return fs.Int(name, def, usage+" (env "+env+")")
@@ -50,7 +50,7 @@ func Bool(fs *flag.FlagSet, name, env string, def bool, usage string) *bool {
 		if b, err := strconv.ParseBool(v); err == nil {
 			def = b
 		} else {
-			fmt.Fprintf(os.Stderr, "ignoring %s=%q: %v\n", env, v, err)
+			ignoring(env, v, err)
 		}
 	}
 	return fs.Bool(name, def, usage+" (env "+env+")")
@@ -72,12 +72,48 @@ const (
 	DefaultEmbeddedNATS = "127.0.0.1:4223"
 )
 
+// ignoring warns of a setting that does not parse, before the binary's
+// logger exists: a JSON line like every other. Settings that parse as
+// numbers, durations and booleans are not secrets, so the value is shown.
+func ignoring(env, value string, err error) {
+	slog.New(slog.NewJSONHandler(os.Stderr, nil)).Warn("ignoring invalid setting", "env", env, "value", value, "err", err)
+}
+
 // NewLogger is the JSON slog logger every binary uses, tagged with its
-// component name; an unknown level means info.
+// component name; an unknown level means info. Records logged with a
+// context carrying a request id (WithRequestID) carry it as request_id.
+// A binary's main also makes it slog's default, so that the log package's
+// output (net/http's server errors among it) is JSON lines too.
 func NewLogger(level, component string) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})).With("component", component)
+	return slog.New(requestIDHandler{slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})}).With("component", component)
+}
+
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying the request id that every record
+// logged with it (log.InfoContext(ctx, …)) shows.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// requestIDHandler adds the context's request id to each record.
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
 }
