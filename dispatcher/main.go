@@ -16,12 +16,14 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/triggerd/triggerd/dispatcher/scheduler"
 	"github.com/triggerd/triggerd/dispatcher/worker"
 	"github.com/triggerd/triggerd/internal/broker"
 	"github.com/triggerd/triggerd/internal/conf"
 	"github.com/triggerd/triggerd/internal/cronspec"
+	"github.com/triggerd/triggerd/internal/metrics"
 	"github.com/triggerd/triggerd/internal/store"
 	"github.com/triggerd/triggerd/schema"
 )
@@ -29,6 +31,7 @@ import (
 type config struct {
 	DatabaseURL      string
 	NATSURL          string
+	MetricsAddr      string
 	Concurrency      int
 	Batches          int
 	BatchSize        int
@@ -55,6 +58,7 @@ func loadConfig(args []string) (config, error) {
 	fs := flag.NewFlagSet("dispatcher", flag.ContinueOnError)
 	db := conf.String(fs, "database-url", "DATABASE_URL", conf.DefaultDatabaseURL, "Postgres URL")
 	natsURL := conf.String(fs, "nats-url", "NATS_URL", "nats://"+conf.DefaultEmbeddedNATS, "NATS server URL (default: the dev stack's embedded server)")
+	metricsAddr := conf.String(fs, "metrics-addr", "METRICS_ADDR", "", "listen address of /metrics, /-/health, /-/readiness and pprof (empty: none)")
 	conc := conf.Int(fs, "concurrency", "DISPATCHER_CONCURRENCY", 16, "job events processed at once")
 	batches := conf.Int(fs, "batches", "DISPATCHER_BATCHES", 4, "batches of trigger events decided at once")
 	batchSize := conf.Int(fs, "batch-size", "DISPATCHER_BATCH_SIZE", 256, "trigger events decided in one transaction at most")
@@ -83,7 +87,7 @@ func loadConfig(args []string) (config, error) {
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
-	cfg := config{DatabaseURL: *db, NATSURL: *natsURL, Concurrency: *conc, Batches: *batches, BatchSize: *batchSize, MaxDeliver: *maxDeliver, RateProject: *rateProject, RateToken: *rateToken, AckWait: *ackWait, Replicas: *replicas,
+	cfg := config{DatabaseURL: *db, NATSURL: *natsURL, MetricsAddr: *metricsAddr, Concurrency: *conc, Batches: *batches, BatchSize: *batchSize, MaxDeliver: *maxDeliver, RateProject: *rateProject, RateToken: *rateToken, AckWait: *ackWait, Replicas: *replicas,
 		CrashAfterCommit: *crash, ExternalURL: strings.TrimSuffix(*ext, "/"), StuckAfter: *stuck, SchedulerEvery: *every, CatchUp: *catchUp, LogLevel: *level,
 		BridgeMaxDepth: *maxDepth, BridgeMaxHierarchySize: *maxSize, BridgeRetryInitial: *retryInitial, BridgeRetryMaxElapsed: *retryMax}
 	switch {
@@ -110,10 +114,11 @@ func loadConfig(args []string) (config, error) {
 func main() {
 	cfg, err := loadConfig(os.Args[1:])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "dispatcher:", err)
+		conf.NewLogger("info", "dispatcher").Error("bad configuration", "err", err)
 		os.Exit(2)
 	}
 	log := conf.NewLogger(cfg.LogLevel, "dispatcher")
+	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, log); err != nil {
@@ -123,7 +128,7 @@ func main() {
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
-	log.Info("starting", "database_url", store.RedactURL(cfg.DatabaseURL), "nats_url", cfg.NATSURL,
+	log.Info("starting", "database_url", store.RedactURL(cfg.DatabaseURL), "nats_url", cfg.NATSURL, "metrics_addr", cfg.MetricsAddr,
 		"concurrency", cfg.Concurrency, "batches", cfg.Batches, "batch_size", cfg.BatchSize, "ack_wait", cfg.AckWait.String(), "job_stuck_after", cfg.StuckAfter.String(),
 		"bridge_max_depth", cfg.BridgeMaxDepth, "bridge_max_hierarchy_size", cfg.BridgeMaxHierarchySize,
 		"bridge_retry_initial", cfg.BridgeRetryInitial.String(), "bridge_retry_max_elapsed", cfg.BridgeRetryMaxElapsed.String())
@@ -163,6 +168,14 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := prometheus.Register(metrics.NewConsumerCollector(time.Second, cons, scheduled, jobCons)); err != nil {
+		return fmt.Errorf("register consumer metrics: %w", err)
+	}
+	stopMetrics, err := metrics.Serve(cfg.MetricsAddr, log, metrics.PostgresCheck(pool), metrics.NATSCheck(nc))
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	w := worker.New(worker.Config{
 		Concurrency: cfg.Batches, BatchSize: cfg.BatchSize, MaxDeliver: cfg.MaxDeliver, CrashAfterCommit: cfg.CrashAfterCommit,
 		Limits:      worker.Limits{MaxDepth: cfg.BridgeMaxDepth, MaxHierarchySize: cfg.BridgeMaxHierarchySize},

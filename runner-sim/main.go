@@ -17,14 +17,17 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/triggerd/triggerd/internal/broker"
 	"github.com/triggerd/triggerd/internal/conf"
+	"github.com/triggerd/triggerd/internal/metrics"
 	"github.com/triggerd/triggerd/runner-sim/runner"
 )
 
 type config struct {
 	NATSURL         string
+	MetricsAddr     string
 	Replicas        int
 	Name            string
 	Concurrency     int
@@ -39,6 +42,7 @@ func loadConfig(args []string) (config, error) {
 	host, _ := os.Hostname()
 	fs := flag.NewFlagSet("runner-sim", flag.ContinueOnError)
 	natsURL := conf.String(fs, "nats-url", "NATS_URL", "nats://"+conf.DefaultEmbeddedNATS, "NATS server URL (default: the dev stack's embedded server)")
+	metricsAddr := conf.String(fs, "metrics-addr", "METRICS_ADDR", "", "listen address of /metrics, /-/health, /-/readiness and pprof (empty: none)")
 	replicas := conf.Int(fs, "stream-replicas", "STREAM_REPLICAS", 1, "JetStream stream replicas")
 	name := conf.String(fs, "name", "RUNNER_NAME", host+"-"+strconv.Itoa(os.Getpid()), "runner name shown on jobs")
 	conc := conf.Int(fs, "concurrency", "RUNNER_CONCURRENCY", 4, "jobs run at once")
@@ -54,17 +58,18 @@ func loadConfig(args []string) (config, error) {
 	if err != nil || fr < 0 || fr > 1 {
 		return config{}, fmt.Errorf("RUNNER_FAILURE_RATE must be a number from 0 to 1, got %q", *rate)
 	}
-	return config{NATSURL: *natsURL, Replicas: *replicas, Name: *name, Concurrency: *conc, WorkDir: *dir,
+	return config{NATSURL: *natsURL, MetricsAddr: *metricsAddr, Replicas: *replicas, Name: *name, Concurrency: *conc, WorkDir: *dir,
 		CommandDuration: *dur, FailureRate: fr, AckWait: *ackWait, LogLevel: *level}, nil
 }
 
 func main() {
 	cfg, err := loadConfig(os.Args[1:])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "runner-sim:", err)
+		conf.NewLogger("info", "runner-sim").Error("bad configuration", "err", err)
 		os.Exit(2)
 	}
 	log := conf.NewLogger(cfg.LogLevel, "runner-sim")
+	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, log); err != nil {
@@ -74,7 +79,7 @@ func main() {
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
-	log.Info("starting", "nats_url", cfg.NATSURL, "name", cfg.Name, "concurrency", cfg.Concurrency)
+	log.Info("starting", "nats_url", cfg.NATSURL, "metrics_addr", cfg.MetricsAddr, "name", cfg.Name, "concurrency", cfg.Concurrency)
 	nc, err := broker.Connect(ctx, cfg.NATSURL, "triggerd-runner-sim", log)
 	if err != nil {
 		return err
@@ -91,6 +96,14 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := prometheus.Register(metrics.NewConsumerCollector(time.Second, cons)); err != nil {
+		return fmt.Errorf("register consumer metrics: %w", err)
+	}
+	stopMetrics, err := metrics.Serve(cfg.MetricsAddr, log, metrics.NATSCheck(nc))
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	r := runner.New(runner.Config{Name: cfg.Name, Concurrency: cfg.Concurrency, WorkDir: cfg.WorkDir,
 		CommandDuration: cfg.CommandDuration, FailureRate: cfg.FailureRate}, log, nc, js, cons)
 	return r.Run(ctx)

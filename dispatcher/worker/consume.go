@@ -136,12 +136,17 @@ func (w *Worker) decode(m jetstream.Msg) (*delivery, bool) {
 	}
 	if err != nil {
 		w.log.Error("malformed trigger event; dead-lettering it", "subject", m.Subject(), "err", err)
-		w.kill(context.Background(), m, d.ev.ProjectID, fmt.Errorf("malformed trigger event: %w", err))
+		if w.kill(context.Background(), m, d.ev.ProjectID, fmt.Errorf("malformed trigger event: %w", err)) {
+			deadMalformed.Inc()
+		}
 		return nil, false
 	}
 	d.log = w.log.With("event_id", d.ev.EventID, "project_id", d.ev.ProjectID)
 	if md, err := m.Metadata(); err == nil {
 		d.delivered, d.published = md.NumDelivered, md.Timestamp
+	}
+	if d.delivered > 1 {
+		redeliveries.Inc()
 	}
 	if d.published.IsZero() {
 		d.published = d.ev.RequestedAt
@@ -154,6 +159,9 @@ func (w *Worker) decode(m jetstream.Msg) (*delivery, bool) {
 // transaction. Should that fail, each is tried alone, so that one event that
 // cannot be decided does not hold back the others.
 func (w *Worker) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
+	start := time.Now()
+	batchSize.Observe(float64(len(msgs)))
+	defer func() { batchDuration.Observe(time.Since(start).Seconds()) }()
 	var batch []*delivery
 	for _, m := range msgs {
 		d, ok := w.decode(m)
@@ -207,6 +215,7 @@ func (w *Worker) handle(ctx context.Context, d *delivery) {
 		if delay, ok := w.cfg.BridgeRetry.delay(d.delivered, d.published, time.Now()); ok {
 			d.log.Info("downstream ref not found yet; will retry", "bridge_id", d.ev.BridgeID, "ref", d.ev.Ref,
 				"delivered", d.delivered, "retry_in", delay.String())
+			retryBridgeRef.Inc()
 			_ = d.msg.NakWithDelay(delay)
 			return
 		}
@@ -218,13 +227,16 @@ func (w *Worker) handle(ctx context.Context, d *delivery) {
 	}
 	if err != nil && d.delivered >= uint64(w.cfg.MaxDeliver) {
 		d.log.Error("trigger event failed too often; dead-lettering it", "err", err, "delivered", d.delivered)
-		w.kill(ctx, d.msg, d.ev.ProjectID, err)
+		if w.kill(ctx, d.msg, d.ev.ProjectID, err) {
+			deadExhausted.Inc()
+		}
 		return
 	}
 	if err != nil {
 		delay := retryDelay(d.delivered)
 		d.log.Warn("trigger event failed; will retry", "err", err, "transient", store.IsTransient(err),
 			"delivered", d.delivered, "retry_in", delay.String())
+		retryError.Inc()
 		_ = d.msg.NakWithDelay(delay)
 		return
 	}
@@ -255,25 +267,29 @@ func (w *Worker) finish(ctx context.Context, ds []*delivery, results []result) {
 	}
 	if err != nil {
 		w.log.Warn("publish follow-ups failed; will retry", "events", len(ds), "err", err)
+		retryPublish.Add(float64(len(ds)))
 		for _, d := range ds {
 			_ = d.msg.NakWithDelay(time.Second)
 		}
 		return
 	}
-	for _, d := range ds {
+	for i, d := range ds {
+		countDecided(d.ev.Source, results[i])
 		if err := d.msg.Ack(); err != nil {
 			d.log.Warn("ack", "err", err)
 		}
 	}
 }
 
-// kill moves an event to the dead-letter stream; should that fail, the
-// event comes back later and is killed then.
-func (w *Worker) kill(ctx context.Context, m jetstream.Msg, projectID int64, why error) {
+// kill moves an event to the dead-letter stream and reports whether it
+// did; should that fail, the event comes back later and is killed then.
+func (w *Worker) kill(ctx context.Context, m jetstream.Msg, projectID int64, why error) bool {
 	if err := broker.KillTrigger(ctx, w.js, m, projectID, why); err != nil {
 		w.log.Warn("dead-letter trigger event", "err", err)
 		_ = m.NakWithDelay(30 * time.Second)
+		return false
 	}
+	return true
 }
 
 // reply sends the outcome to the ingress waiting for it, if any.

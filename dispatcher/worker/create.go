@@ -145,6 +145,9 @@ type result struct {
 	outcome event.Outcome
 	// pipelineID is set when a pipeline exists for the event.
 	pipelineID int64
+	// stored is set when the outcome was decided before (a redelivery, or
+	// a copy of the event), not now: for the metrics.
+	stored bool
 	// jobs are the new pipeline's pending builds, put on JOBS after the
 	// commit.
 	jobs []store.JobRef
@@ -194,7 +197,7 @@ func (c *creator) processBatch(ctx context.Context, q *store.Queries, evs []*eve
 		if pl, ok := pls[ev.EventID]; ok {
 			results[i] = storedPipeline(pl)
 		} else if rej, ok := rejs[ev.EventID]; ok {
-			results[i] = result{outcome: event.RejectionOutcome(rej)}
+			results[i] = result{outcome: event.RejectionOutcome(rej), stored: true}
 		} else if j, ok := first[ev.EventID]; ok {
 			copies[i] = j
 		} else {
@@ -213,6 +216,7 @@ func (c *creator) processBatch(ctx context.Context, q *store.Queries, evs []*eve
 	}
 	for i, j := range copies {
 		results[i] = results[j]
+		results[i].stored = true
 	}
 	return results, nil
 }
@@ -438,7 +442,7 @@ func (c *creator) create(ctx context.Context, q *store.Queries, np *store.NewPip
 // redelivery after the commit may have lost the publications that followed
 // it, so the pipeline's follow-ups are published again.
 func storedPipeline(pl store.Pipeline) result {
-	return result{outcome: event.PipelineOutcome(pl), pipelineID: pl.ID, touched: []int64{pl.ID}}
+	return result{outcome: event.PipelineOutcome(pl), pipelineID: pl.ID, touched: []int64{pl.ID}, stored: true}
 }
 
 // storedResult returns what was already decided for an event.
@@ -450,7 +454,7 @@ func storedResult(ctx context.Context, q *store.Queries, eventID string) (result
 	case pl != nil:
 		return storedPipeline(*pl), true, nil
 	case rej != nil:
-		return result{outcome: event.RejectionOutcome(*rej)}, true, nil
+		return result{outcome: event.RejectionOutcome(*rej), stored: true}, true, nil
 	}
 	return result{}, false, nil
 }

@@ -123,6 +123,7 @@ func (r *Runner) handle(ctx context.Context, m jetstream.Msg) {
 	}()
 	defer close(stopBeat)
 
+	started := time.Now()
 	res := r.run(ctx, p, log)
 	data, _ := json.Marshal(res)
 	if _, err := r.js.Publish(ctx, event.JobEventSubject(p.ProjectID), data,
@@ -133,6 +134,7 @@ func (r *Runner) handle(ctx context.Context, m jetstream.Msg) {
 		log.Error("publish job result", "err", err)
 		return
 	}
+	countJob(res.Status, time.Since(started).Seconds())
 	_ = m.Ack()
 	log.Debug("job finished", "status", res.Status, "exit_code", res.ExitCode)
 }
