@@ -13,6 +13,11 @@ export TRIGGERS_SECRET_KEY="${TRIGGERS_SECRET_KEY:-dev-secret-key-change-me}"
 export NATS_EMBEDDED_ADDR="${NATS_EMBEDDED_ADDR:-127.0.0.1:4223}"
 export NATS_STORE_DIR="${NATS_STORE_DIR:-$PWD/tmp/nats}"
 export LOG_LEVEL="${LOG_LEVEL:-info}"
+# Each binary's operations listener: /metrics, /-/health, /-/readiness and
+# pprof. Empty turns one off.
+INGRESS_METRICS_ADDR="${INGRESS_METRICS_ADDR-127.0.0.1:9180}"
+DISPATCHER_METRICS_ADDR="${DISPATCHER_METRICS_ADDR-127.0.0.1:9181}"
+RUNNER_METRICS_ADDR="${RUNNER_METRICS_ADDR-127.0.0.1:9182}"
 mkdir -p tmp
 
 pids=()
@@ -25,11 +30,11 @@ trap cleanup INT TERM EXIT
 
 if [ -z "${NATS_URL:-}" ]; then
   # The ingress embeds NATS; the others connect to it.
-  env -u NATS_URL TRIGGERS_SEED_DEMO=true bin/ingress >tmp/demo.txt 2>tmp/ingress.log &
+  env -u NATS_URL TRIGGERS_SEED_DEMO=true METRICS_ADDR="$INGRESS_METRICS_ADDR" bin/ingress >tmp/demo.txt 2>tmp/ingress.log &
   pids+=($!)
   nats_url="nats://$NATS_EMBEDDED_ADDR"
 else
-  TRIGGERS_SEED_DEMO=true bin/ingress >tmp/demo.txt 2>tmp/ingress.log &
+  TRIGGERS_SEED_DEMO=true METRICS_ADDR="$INGRESS_METRICS_ADDR" bin/ingress >tmp/demo.txt 2>tmp/ingress.log &
   pids+=($!)
   nats_url="$NATS_URL"
 fi
@@ -42,13 +47,14 @@ for i in $(seq 1 100); do
   sleep 0.2
 done
 
-NATS_URL="$nats_url" bin/dispatcher 2>tmp/dispatcher.log &
+NATS_URL="$nats_url" METRICS_ADDR="$DISPATCHER_METRICS_ADDR" bin/dispatcher 2>tmp/dispatcher.log &
 pids+=($!)
-NATS_URL="$nats_url" bin/runner-sim 2>tmp/runner-sim.log &
+NATS_URL="$nats_url" METRICS_ADDR="$RUNNER_METRICS_ADDR" bin/runner-sim 2>tmp/runner-sim.log &
 pids+=($!)
 
 echo "triggerd is running at $EXTERNAL_URL (logs in tmp/*.log; Ctrl-C stops it)"
 echo "admin token: $TRIGGERS_ADMIN_TOKEN"
+echo "metrics: ingress ${INGRESS_METRICS_ADDR:-off}, dispatcher ${DISPATCHER_METRICS_ADDR:-off}, runner-sim ${RUNNER_METRICS_ADDR:-off} (GET /metrics)"
 cat tmp/demo.txt 2>/dev/null || true
 wait -n "${pids[@]}"
 echo "a process exited; stopping the stack" >&2
