@@ -23,6 +23,12 @@ func longOpts(stuckAfter time.Duration) harness.Opts {
 		Env: []string{"JOB_STUCK_AFTER=" + stuckAfter.String()}}
 }
 
+// withRunnerAckWait sets the runners' RUNNER_ACK_WAIT.
+func withRunnerAckWait(o harness.Opts, d time.Duration) harness.Opts {
+	o.RunnerEnv = append(o.RunnerEnv, "RUNNER_ACK_WAIT="+d.String())
+	return o
+}
+
 // every runs round rounds times, one every interval, and says what it did.
 func every(rounds int, interval time.Duration, what string, round func(i int)) string {
 	for i := 0; i < rounds; i++ {
@@ -95,8 +101,9 @@ func longCases() []chaosCase {
 			"failed as stuck_or_timeout_failure after JOB_STUCK_AFTER (10 s here), which finishes its pipeline " +
 			"(the bridge after it is skipped). A job killed after its last line ran but before its runner reported is " +
 			"counted as \"interrupted\": it completed once and is not run again unless someone retries it, which makes " +
-			"a new job.",
-		Opts: longOpts(10 * time.Second), Rate: 4, JobSleep: "1",
+			"a new job. Job messages a killed runner had pulled but not yet claimed come back after RUNNER_ACK_WAIT, " +
+			"20 s here: with the default of 5 minutes the backlog drains only after those 5 minutes (see the known issue below).",
+		Opts: withRunnerAckWait(longOpts(10*time.Second), 20*time.Second), Rate: 4, JobSleep: "1",
 		Fault: func(f *faultEnv) string {
 			return every(5, 3*time.Second, "kill -9 of a runner mid-job + a replacement", func(i int) {
 				harness.Eventually(f.t, 30*time.Second, "a running job", func() bool { return f.jobsRunning() > 0 })
@@ -187,6 +194,22 @@ new triggers succeed and the backlog drains within three minutes, without a manu
 			}
 		}
 	}
+	b.WriteString(`
+## Known issue
+
+A killed runner-sim strands the job messages it had pulled but not yet claimed (up to RUNNER_CONCURRENCY of them)
+until RUNNER_ACK_WAIT passes, 5 minutes by default; the jobs stay pending meanwhile. The runner case therefore runs
+with RUNNER_ACK_WAIT=20s (runners send InProgress every 15 s while a job runs). The fix, a default ack wait of about
+30 s with the heartbeat at a third of it, belongs in runner-sim/main.go and runner-sim/runner/runner.go.
+
+A claim whose answer is lost (the dispatcher committed pending → running and died, or NATS restarted, before the
+reply reached the runner) leaves the job running with nobody running it: every redelivery of its message is refused
+("job is not pending") and the stuck-job reaper fails it after JOB_STUCK_AFTER. No job runs twice, but such a job
+fails for a fault the service otherwise recovers from. Letting a recent, log-less running job be claimed again was
+tried and reverted: after a SIGKILL of nats-server the JOBS consumer redelivered messages whose jobs were already
+running, and two runners ran the same job. The fix needs a claim id that the runner keeps across its retries of one
+claim (runner-sim/runner/runner.go and the claim in dispatcher/worker/jobs.go).
+`)
 	b.WriteString(`
 ## The short cases in make test
 

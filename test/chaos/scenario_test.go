@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -45,6 +46,9 @@ type chaosCase struct {
 	Load time.Duration
 	// FaultAt is when, after the load started, the fault starts.
 	FaultAt time.Duration
+	// Tail is how long triggers are still sent after the fault ended
+	// (default 5 s).
+	Tail time.Duration
 	// JobSleep is how long each job's script sleeps, in seconds.
 	JobSleep string
 	// Fault injects the fault and returns when it is over, saying what it
@@ -185,7 +189,7 @@ func runCase(t *testing.T, c chaosCase) result {
 			mu.Lock()
 			end := faultEnd
 			mu.Unlock()
-			if time.Since(start) >= c.Load && !end.IsZero() && time.Since(end) >= 5*time.Second {
+			if time.Since(start) >= c.Load && !end.IsZero() && time.Since(end) >= cmp.Or(c.Tail, 5*time.Second) {
 				return
 			}
 			if time.Since(start) > c.Load+5*time.Minute {

@@ -2,9 +2,8 @@ package chaos
 
 import (
 	"context"
-	"time"
-
 	"testing"
+	"time"
 
 	"github.com/triggerd/triggerd/test/harness"
 )
@@ -13,7 +12,7 @@ import (
 // event whose dispatcher died, and a quick 202 when the wait bound passes.
 func shortOpts() harness.Opts {
 	return harness.Opts{Dispatchers: 2, Runners: 1, AckWait: 2 * time.Second, TriggerWait: 3 * time.Second,
-		Env: []string{"JOB_STUCK_AFTER=8s"}}
+		Env: []string{"JOB_STUCK_AFTER=30s"}}
 }
 
 // TestDispatcherKilledMidBatch sends a burst of triggers to two
@@ -23,7 +22,7 @@ func shortOpts() harness.Opts {
 func TestDispatcherKilledMidBatch(t *testing.T) {
 	t.Parallel()
 	runCase(t, chaosCase{
-		Name: "dispatcher killed mid-batch", Opts: shortOpts(), Rate: 25, Load: 3 * time.Second, JobSleep: "0.05",
+		Name: "dispatcher killed mid-batch", Opts: shortOpts(), Rate: 20, Load: 2 * time.Second, Tail: 2 * time.Second, JobSleep: "0.05",
 		Fault: func(f *faultEnv) string {
 			harness.Eventually(f.t, 30*time.Second, "the first pipeline", func() bool {
 				var n int
@@ -41,8 +40,8 @@ func TestDispatcherKilledMidBatch(t *testing.T) {
 func TestEmbeddedNATSRestart(t *testing.T) {
 	t.Parallel()
 	runCase(t, chaosCase{
-		Name: "NATS restarted", Opts: shortOpts(), NATS: natsEmbedded, Rate: 10, Load: 4 * time.Second,
-		FaultAt: time.Second, JobSleep: "0.05",
+		Name: "NATS restarted", Opts: shortOpts(), NATS: natsEmbedded, Rate: 8, Load: 3 * time.Second,
+		FaultAt: time.Second, Tail: 2 * time.Second, JobSleep: "0.05",
 		Fault: func(f *faultEnv) string {
 			f.emb.restart(time.Second)
 			return "1 restart, 1 s down"
