@@ -106,7 +106,7 @@ func longCases() []chaosCase {
 		Opts: withRunnerAckWait(longOpts(10*time.Second), 20*time.Second), Rate: 4, JobSleep: "1",
 		Fault: func(f *faultEnv) string {
 			return every(5, 3*time.Second, "kill -9 of a runner mid-job + a replacement", func(i int) {
-				harness.Eventually(f.t, 30*time.Second, "a running job", func() bool { return f.jobsRunning() > 0 })
+				harness.Eventually(f.t, 2*time.Minute, "a running job", func() bool { return f.jobsRunning() > 0 })
 				f.s.Runners[i%2].Kill()
 				f.s.Runners[i%2] = f.s.StartRunner()
 			})

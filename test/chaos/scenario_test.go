@@ -175,11 +175,16 @@ func runCase(t *testing.T, c chaosCase) result {
 	start := time.Now()
 	go func() {
 		defer close(faultDone)
+		// Set even when the fault fails the test (t.Fatalf ends this
+		// goroutine), so that the load stops.
+		desc := "did not complete"
+		defer func() {
+			mu.Lock()
+			faultEnd, faultDesc = time.Now(), desc
+			mu.Unlock()
+		}()
 		time.Sleep(c.FaultAt) // when the fault strikes: part of the scenario, not a synchronisation
-		d := c.Fault(fe)
-		mu.Lock()
-		faultEnd, faultDesc = time.Now(), d
-		mu.Unlock()
+		desc = c.Fault(fe)
 	}()
 	tick := time.NewTicker(time.Duration(float64(time.Second) / c.Rate))
 	func() {

@@ -24,7 +24,7 @@ func TestDispatcherKilledMidBatch(t *testing.T) {
 	runCase(t, chaosCase{
 		Name: "dispatcher killed mid-batch", Opts: shortOpts(), Rate: 20, Load: 2 * time.Second, Tail: 2 * time.Second, JobSleep: "0.05",
 		Fault: func(f *faultEnv) string {
-			harness.Eventually(f.t, 30*time.Second, "the first pipeline", func() bool {
+			harness.Eventually(f.t, 2*time.Minute, "the first pipeline", func() bool {
 				var n int
 				_ = f.s.DB.QueryRow(context.Background(), `SELECT count(*) FROM pipelines`).Scan(&n)
 				return n > 0
