@@ -57,7 +57,21 @@ type StreamConfig struct {
 	// DeadMaxAge is how long dead trigger events are kept (default 30
 	// days).
 	DeadMaxAge time.Duration
+	// TriggersMaxMsgs bounds the TRIGGERS stream (default
+	// DefaultTriggersMaxMsgs): past it JetStream refuses new events
+	// (DiscardNew) rather than growing without end, and IsStreamFull
+	// recognises the refusal.
+	TriggersMaxMsgs int64
 }
+
+// DefaultTriggersMaxMsgs is the hard bound of the TRIGGERS stream. It is a
+// backstop behind the ingress's own queue-depth limit (default 100,000), so
+// it is ten times that. It is a constant rather than a setting because every
+// binary declares the streams, and the last one to start would otherwise
+// impose its own value. There is no MaxBytes bound: JetStream reserves a
+// stream's MaxBytes from the account's storage when the stream is created,
+// which would make start-up fail on small disks.
+const DefaultTriggersMaxMsgs = 1_000_000
 
 // EnsureStreams creates or updates the TRIGGERS and JOBS streams.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) error {
@@ -70,6 +84,9 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig
 	if cfg.DeadMaxAge == 0 {
 		cfg.DeadMaxAge = 30 * 24 * time.Hour
 	}
+	if cfg.TriggersMaxMsgs == 0 {
+		cfg.TriggersMaxMsgs = DefaultTriggersMaxMsgs
+	}
 	streams := []jetstream.StreamConfig{
 		{
 			Name:        event.TriggersStream,
@@ -79,6 +96,8 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamConfig
 			Storage:     jetstream.FileStorage,
 			Replicas:    cfg.Replicas,
 			Duplicates:  cfg.Duplicates,
+			MaxMsgs:     cfg.TriggersMaxMsgs,
+			Discard:     jetstream.DiscardNew,
 		},
 		{
 			Name:        event.JobsStream,
