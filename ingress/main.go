@@ -22,6 +22,7 @@ import (
 	"github.com/triggerd/triggerd/ingress/relay"
 	"github.com/triggerd/triggerd/internal/broker"
 	"github.com/triggerd/triggerd/internal/conf"
+	"github.com/triggerd/triggerd/internal/event"
 	"github.com/triggerd/triggerd/internal/metrics"
 	"github.com/triggerd/triggerd/internal/secret"
 	"github.com/triggerd/triggerd/internal/store"
@@ -44,6 +45,11 @@ type config struct {
 	Replicas     int
 	SeedDemo     bool
 	LogLevel     string
+
+	// Variables bound one trigger request's variables; MaxQueueDepth is
+	// the dispatchers' backlog past which triggers are answered 429.
+	Variables     api.VariableLimits
+	MaxQueueDepth int
 }
 
 func loadConfig(args []string) (config, error) {
@@ -58,6 +64,9 @@ func loadConfig(args []string) (config, error) {
 	admin := conf.String(fs, "admin-token", "TRIGGERS_ADMIN_TOKEN", "", "bootstrap admin personal access token")
 	key := conf.String(fs, "secret-key", "TRIGGERS_SECRET_KEY", "", "key that encrypts stored trigger tokens (required)")
 	wait := conf.Duration(fs, "trigger-wait", "TRIGGER_WAIT", 10*time.Second, "how long a trigger waits for its pipeline before answering 202")
+	maxVars := conf.Int(fs, "trigger-max-variables", "TRIGGER_MAX_VARIABLES", 200, "most variables one trigger request may carry (0: no limit)")
+	maxValue := conf.Int(fs, "trigger-max-variable-value", "TRIGGER_MAX_VARIABLE_VALUE", 10000, "largest trigger variable value in bytes (0: no limit)")
+	depth := conf.Int(fs, "max-queue-depth", "INGRESS_MAX_QUEUE_DEPTH", 100000, "trigger events waiting for a dispatcher past which triggers are answered 429 (0: no limit)")
 	size := conf.Int(fs, "cache-size", "CACHE_SIZE", 100000, "entries per hot-path cache")
 	ttl := conf.Duration(fs, "cache-ttl", "CACHE_TTL", time.Minute, "hot-path cache entry lifetime")
 	replicas := conf.Int(fs, "stream-replicas", "STREAM_REPLICAS", 1, "JetStream stream replicas")
@@ -70,6 +79,11 @@ func loadConfig(args []string) (config, error) {
 		DatabaseURL: *db, NATSURL: *natsURL, EmbeddedNATS: *embed, NATSStoreDir: *storeDir, Addr: *addr, MetricsAddr: *metricsAddr,
 		ExternalURL: *ext, AdminToken: *admin, SecretKey: *key, TriggerWait: *wait, CacheSize: *size,
 		CacheTTL: *ttl, Replicas: *replicas, SeedDemo: *seed, LogLevel: *level,
+		Variables:     api.VariableLimits{MaxVariables: *maxVars, MaxValueBytes: *maxValue},
+		MaxQueueDepth: *depth,
+	}
+	if c.Variables.MaxVariables < 0 || c.Variables.MaxValueBytes < 0 || c.MaxQueueDepth < 0 {
+		return config{}, errors.New("TRIGGER_MAX_VARIABLES, TRIGGER_MAX_VARIABLE_VALUE and INGRESS_MAX_QUEUE_DEPTH are counts: 0 or more")
 	}
 	if c.SecretKey == "" {
 		return config{}, errors.New("TRIGGERS_SECRET_KEY is required: it encrypts stored trigger tokens")
@@ -99,7 +113,8 @@ func main() {
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	log.Info("starting", "addr", cfg.Addr, "metrics_addr", cfg.MetricsAddr, "external_url", cfg.ExternalURL, "database_url", store.RedactURL(cfg.DatabaseURL),
 		"nats_url", cfg.NATSURL, "admin_token", conf.Mask(cfg.AdminToken), "secret_key", conf.Mask(cfg.SecretKey),
-		"trigger_wait", cfg.TriggerWait.String())
+		"trigger_wait", cfg.TriggerWait.String(), "trigger_max_variables", cfg.Variables.MaxVariables,
+		"trigger_max_variable_value", cfg.Variables.MaxValueBytes, "max_queue_depth", cfg.MaxQueueDepth)
 
 	if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return err
@@ -157,8 +172,18 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer rl.Close()
-	srv := api.New(api.Config{ExternalURL: cfg.ExternalURL, TriggerWait: cfg.TriggerWait},
-		api.Deps{Log: log, Pool: pool, Sealer: sealer, Publisher: rl, Caches: caches, JetStream: js})
+	deps := api.Deps{Log: log, Pool: pool, Sealer: sealer, Publisher: rl, Caches: caches, JetStream: js}
+	if cfg.MaxQueueDepth > 0 {
+		// One loop reads the dispatchers' backlog for every request.
+		backlog := broker.NewBacklog(js, event.TriggersStream, event.DispatcherConsumer, 500*time.Millisecond, log)
+		backlogCtx, stopBacklog := context.WithCancel(ctx)
+		backlogDone := make(chan struct{})
+		go func() { backlog.Run(backlogCtx); close(backlogDone) }()
+		defer func() { stopBacklog(); <-backlogDone }()
+		deps.Backlog = backlog
+	}
+	srv := api.New(api.Config{ExternalURL: cfg.ExternalURL, TriggerWait: cfg.TriggerWait,
+		VariableLimits: cfg.Variables, MaxQueueDepth: int64(cfg.MaxQueueDepth)}, deps)
 
 	if cfg.SeedDemo {
 		if err := seedDemo(ctx, srv, cfg.AdminToken, cfg.ExternalURL, os.Stdout); err != nil {

@@ -145,7 +145,8 @@ type Publisher interface {
 	Await(eventID string) (outcome <-chan event.Outcome, cancel func())
 	// PublishTrigger stores ev in JetStream and returns once the stream
 	// acknowledged it. duplicate is true when an event with the same id was
-	// already stored.
+	// already stored. err wraps JetStream's error, so that
+	// broker.IsStreamFull and broker.IsTooLarge recognise a refusal.
 	PublishTrigger(ctx context.Context, ev *event.TriggerRequested) (duplicate bool, err error)
 	// Invalidate tells every ingress's caches to forget what inv names.
 	Invalidate(ctx context.Context, inv event.Invalidation)

@@ -42,6 +42,7 @@ var (
 	errUnauthorized = messageError(http.StatusUnauthorized, "401 Unauthorized")
 	errForbidden    = messageError(http.StatusForbidden, "403 Forbidden")
 	errNotFound     = messageError(http.StatusNotFound, "404 Not Found")
+	errTooLarge     = messageError(http.StatusRequestEntityTooLarge, "413 Request Entity Too Large")
 )
 
 // notFound is GitLab's 404 naming what was not found: "404 Project Not Found".
@@ -65,8 +66,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = errNotFound
 	case errors.Is(err, store.ErrDuplicate):
 		ae = messageError(http.StatusConflict, "409 Conflict")
+	case errors.Is(err, errMalformed):
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte("Bad Request"))
+		return
 	case errors.Is(err, errBodyTooLarge):
-		ae = messageError(http.StatusRequestEntityTooLarge, "413 Request Entity Too Large")
+		ae = errTooLarge
 	default:
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", redactedPath(r), "err", err)
 		ae = messageError(http.StatusInternalServerError, "500 Internal Server Error")

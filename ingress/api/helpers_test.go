@@ -20,7 +20,7 @@ import (
 // testAPI is a Server on a fresh database, served over real HTTP, with the
 // bootstrap admin token "admin-token".
 type testAPI struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	http  *httptest.Server
 	q     *store.Queries

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxBodyBytes caps every request body.
@@ -24,8 +25,51 @@ var errBodyTooLarge = errors.New("request body too large")
 type params map[string]any
 
 // readParams parses r's query and body. A body over maxBodyBytes is
-// errBodyTooLarge; a body that does not parse is a 400.
+// errBodyTooLarge; a body that does not parse is a 400, and so is a
+// parameter (name or value, at any depth) that is not valid UTF-8 or holds a
+// NUL byte: errMalformed.
 func readParams(w http.ResponseWriter, r *http.Request) (params, error) {
+	p, err := parseParams(w, r)
+	if err == nil && malformedValue(map[string]any(p)) {
+		return nil, errMalformed
+	}
+	return p, err
+}
+
+// errMalformed is a request carrying a string that no text column can hold:
+// invalid UTF-8 or a NUL byte. GitLab's HandleMalformedStrings middleware
+// answers it, before any endpoint runs, with 400 and a plain-text
+// "Bad Request"; writeError does the same.
+var errMalformed = errors.New("malformed string in request")
+
+// malformedString reports whether s is invalid UTF-8 or holds a NUL byte.
+func malformedString(s string) bool {
+	return !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0
+}
+
+// malformedValue reports whether a parameter value, or a key or element
+// inside it, is a malformed string.
+func malformedValue(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return malformedString(v)
+	case map[string]any:
+		for k, e := range v {
+			if malformedString(k) || malformedValue(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if malformedValue(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func parseParams(w http.ResponseWriter, r *http.Request) (params, error) {
 	p := params{}
 	if err := p.addValues(r.URL.Query()); err != nil {
 		return nil, err

@@ -64,15 +64,34 @@ func TestParseTriggerValidation(t *testing.T) {
 		{"variable value not a string", params{"token": "t", "ref": "main", "variables": map[string]any{"A": 1.0}}, "", 400,
 			`{"message":"variables needs to be a map of key-valued strings"}`},
 		{"bad key", params{"token": "t", "ref": "main", "variables": map[string]any{"A-B": "1"}}, "", 400,
-			`{"message":"400 Bad request - variables key \"A-B\" can contain only letters, digits and '_', and at most 255 characters"}`},
+			`{"message":"400 Bad request - variables key \"A-B\" can contain only letters, digits and '_'."}`},
+		{"blank key", params{"token": "t", "ref": "main", "variables": map[string]any{"": "1"}}, "", 400,
+			`{"message":"400 Bad request - variables key \"\" can't be blank"}`},
+		{"long key", params{"token": "t", "ref": "main", "variables": map[string]any{strings.Repeat("K", 256): "1"}}, "", 400,
+			`{"message":"400 Bad request - variables key \"` + strings.Repeat("K", 256) + `\" is too long (maximum is 255 characters)"}`},
+		{"longest key", params{"token": "t", "ref": "main", "variables": map[string]any{strings.Repeat("K", 255): "1"}}, "", 0, ""},
+		{"too many variables", params{"token": "t", "ref": "main", "variables": map[string]any{"A": "1", "B": "2", "C": "3", "D": "4"}}, "", 400,
+			`{"message":"400 Bad request - too many variables (maximum is 3)"}`},
+		{"value too long", params{"token": "t", "ref": "main", "variables": map[string]any{"A": "1", "B": "0123456789a"}}, "", 400,
+			`{"message":"400 Bad request - variables value of \"B\" is too long (maximum is 10 bytes)"}`},
+		{"value at the limit", params{"token": "t", "ref": "main", "variables": map[string]any{"A": "0123456789"}}, "", 0, ""},
+		{"value not a string beats the count", params{"token": "t", "ref": "main", "variables": map[string]any{"A": "1", "B": "2", "C": "3", "D": 4.0}}, "", 400,
+			`{"message":"variables needs to be a map of key-valued strings"}`},
 		{"path ref wins", params{"token": "t", "ref": "refs/heads/x"}, "main", 0, ""},
+		{"no limits", params{"token": "t", "ref": "main", "variables": map[string]any{"A": "1", "B": "2", "C": "3", "D": strings.Repeat("x", 20)}}, "", 0, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req, err := parseTrigger(c.p, c.pathRef)
+			lim := VariableLimits{MaxVariables: 3, MaxValueBytes: 10}
+			if c.name == "no limits" {
+				lim = VariableLimits{}
+			}
+			req, err := parseTrigger(c.p, c.pathRef, lim)
 			if c.status == 0 {
 				require.NoError(t, err)
-				require.Equal(t, c.pathRef, req.ref)
+				if c.pathRef != "" {
+					require.Equal(t, c.pathRef, req.ref)
+				}
 				require.NotContains(t, string(req.payload), `"token"`, "TRIGGER_PAYLOAD never carries the token")
 				return
 			}

@@ -494,10 +494,6 @@ func (s *Server) schedulePipelines(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// scheduleVarKey is the format of Ci::HasVariable; the length is checked
-// on its own, with its own message.
-var scheduleVarKey = regexp.MustCompile(`^[a-zA-Z0-9_]+$`)
-
 // variableType validates variable_type: env_var or file.
 func variableType(p params) (*string, error) {
 	v, ok, err := p.optionalString("variable_type")
@@ -574,14 +570,8 @@ func (s *Server) createScheduleVariable(w http.ResponseWriter, r *http.Request) 
 		v.VariableType = *vt
 	}
 	var fe fieldErrors
-	if v.Key == "" {
-		fe.add("key", "can't be blank")
-	}
-	if len(v.Key) > 255 {
-		fe.add("key", "is too long (maximum is 255 characters)")
-	}
-	if !scheduleVarKey.MatchString(v.Key) {
-		fe.add("key", "can contain only letters, digits and '_'.")
+	for _, p := range variableKeyProblems(v.Key) {
+		fe.add("key", p)
 	}
 	if err := fe.err(); err != nil {
 		return err

@@ -27,6 +27,12 @@ type Config struct {
 	// TriggerWait bounds how long a trigger request waits for the
 	// dispatcher before answering 202.
 	TriggerWait time.Duration
+	// VariableLimits bound the variables of one trigger request.
+	VariableLimits VariableLimits
+	// MaxQueueDepth is how many trigger events may wait for a dispatcher
+	// before trigger requests are answered 429 (0: no limit). It needs
+	// Deps.Backlog.
+	MaxQueueDepth int64
 }
 
 // Deps are the API's collaborators, built by the ingress's run function.
@@ -39,6 +45,9 @@ type Deps struct {
 	// JetStream reads and replays dead letters; without it those routes
 	// answer 503.
 	JetStream jetstream.JetStream
+	// Backlog tells how many trigger events wait; nil means never hold
+	// trigger requests back.
+	Backlog Backlog
 }
 
 // Server serves the API. It is safe for concurrent use.
@@ -51,6 +60,7 @@ type Server struct {
 	pub    Publisher
 	caches *Caches
 	js     jetstream.JetStream
+	queue  Backlog
 	router *mux.Router
 }
 
@@ -62,7 +72,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{
 		cfg: cfg, log: d.Log, pool: d.Pool, q: store.New(d.Pool), sealer: d.Sealer,
-		pub: d.Publisher, caches: d.Caches, js: d.JetStream,
+		pub: d.Publisher, caches: d.Caches, js: d.JetStream, queue: d.Backlog,
 	}
 	s.router = s.routes()
 	return s

@@ -7,8 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"regexp"
-	"sort"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -23,15 +22,26 @@ import (
 )
 
 func (s *Server) routesTrigger(r *mux.Router) {
-	r.Handle("/projects/{id}/trigger/pipeline", s.handle(s.triggerPipeline)).Methods(http.MethodPost)
+	r.Handle("/projects/{id}/trigger/pipeline", s.handle(wellFormedPath(s.triggerPipeline))).Methods(http.MethodPost)
 	// GitLab's route takes any ref here, slashes included; an encoded
 	// feature%2Fx matches too because the router works on encoded paths.
-	r.Handle("/projects/{id}/ref/{ref:.+}/trigger/pipeline", s.handle(s.triggerPipeline)).Methods(http.MethodPost)
-	r.Handle("/projects/{id}/trigger/events/{event_id}", s.handle(s.triggerEvent)).Methods(http.MethodGet)
+	r.Handle("/projects/{id}/ref/{ref:.+}/trigger/pipeline", s.handle(wellFormedPath(s.triggerPipeline))).Methods(http.MethodPost)
+	r.Handle("/projects/{id}/trigger/events/{event_id}", s.handle(wellFormedPath(s.triggerEvent))).Methods(http.MethodGet)
 }
 
-// variableKey is what GitLab accepts as a variable name.
-var variableKey = regexp.MustCompile(`^[A-Za-z0-9_]{1,255}$`)
+// wellFormedPath answers errMalformed, as GitLab does, for a path whose
+// decoded form is not valid UTF-8 or holds a NUL byte (a project path or
+// ref of %87 or %00), instead of letting Postgres refuse it as a 500.
+func wellFormedPath(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		for _, v := range mux.Vars(r) {
+			if dec, err := url.PathUnescape(v); err != nil || malformedString(dec) {
+				return errMalformed
+			}
+		}
+		return h(w, r)
+	}
+}
 
 // triggerRequest is a validated trigger call.
 type triggerRequest struct {
@@ -44,8 +54,9 @@ type triggerRequest struct {
 
 // parseTrigger validates a trigger call's parameters in GitLab's order:
 // Grape's declared-parameter checks (ref, token, variables) with their
-// messages joined as Grape joins them, then the variables' values.
-func parseTrigger(p params, pathRef string) (triggerRequest, error) {
+// messages joined as Grape joins them, then the variables' values, then
+// the variables against GitLab's key rules and lim.
+func parseTrigger(p params, pathRef string, lim VariableLimits) (triggerRequest, error) {
 	var req triggerRequest
 	var problems []string
 	if pathRef != "" {
@@ -88,20 +99,11 @@ func parseTrigger(p params, pathRef string) (triggerRequest, error) {
 		return req, paramError(strings.Join(problems, ", "))
 	}
 
-	keys := make([]string, 0, len(varMap))
-	for k, v := range varMap {
-		if _, ok := v.(string); !ok {
-			return req, messageError(http.StatusBadRequest, "variables needs to be a map of key-valued strings")
-		}
-		keys = append(keys, k)
+	vs, err := triggerVariables(varMap, lim)
+	if err != nil {
+		return req, err
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if !variableKey.MatchString(k) {
-			return req, badRequest("variables key " + strconv.Quote(k) + " can contain only letters, digits and '_', and at most 255 characters")
-		}
-		req.variables = append(req.variables, store.Variable{Key: k, Value: varMap[k].(string), VariableType: "env_var"})
-	}
+	req.variables = vs
 
 	// TRIGGER_PAYLOAD is the request's parameters without the token.
 	rest := make(map[string]any, len(p))
@@ -150,6 +152,11 @@ func wantsAsync(r *http.Request) bool {
 
 func (s *Server) triggerPipeline(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
+	// Shed load before any work while the dispatchers are behind: the
+	// queue would only grow, in JetStream and in waiting requests.
+	if s.queueFull() {
+		return tooManyRequests(w)
+	}
 	p, err := readParams(w, r)
 	if err != nil {
 		return err
@@ -158,7 +165,7 @@ func (s *Server) triggerPipeline(w http.ResponseWriter, r *http.Request) error {
 	if _, ok := mux.Vars(r)["ref"]; ok {
 		pathRef = pathVar(r, "ref")
 	}
-	req, err := parseTrigger(p, pathRef)
+	req, err := parseTrigger(p, pathRef, s.cfg.VariableLimits)
 	if err != nil {
 		return err
 	}
@@ -273,6 +280,9 @@ func (s *Server) publishAndWait(w http.ResponseWriter, r *http.Request, project 
 	}
 	dup, err := s.pub.PublishTrigger(ctx, ev)
 	if err != nil {
+		if refusal := publishRefusal(w, err); refusal != nil {
+			return refusal
+		}
 		s.log.ErrorContext(ctx, "publish trigger event", "project_id", project.ID, "event_id", ev.EventID, "err", err)
 		return messageError(http.StatusServiceUnavailable,
 			"503 Service Unavailable - the trigger could not be stored; retry with the same Idempotency-Key")

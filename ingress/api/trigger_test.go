@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/triggerd/triggerd/ingress/relay"
 	"github.com/triggerd/triggerd/internal/broker"
+	"github.com/triggerd/triggerd/internal/event"
 	"github.com/triggerd/triggerd/internal/secret"
 	"github.com/triggerd/triggerd/internal/store"
 	"github.com/triggerd/triggerd/internal/testenv"
@@ -26,6 +26,13 @@ import (
 // triggerAPI is the API with a real relay on an embedded NATS server, but no
 // dispatcher: what the ingress does on its own.
 func newTriggerAPI(t *testing.T, wait time.Duration) (*testAPI, jetstream.JetStream) {
+	return newTriggerAPIWith(t, Config{TriggerWait: wait}, false)
+}
+
+// newTriggerAPIWith is newTriggerAPI with cfg (its ExternalURL is set here)
+// and, with backlog, the queue depth read by a broker.Backlog every 10 ms
+// until the test ends.
+func newTriggerAPIWith(t *testing.T, cfg Config, backlog bool) (*testAPI, jetstream.JetStream) {
 	t.Helper()
 	pool := testenv.Pool(t)
 	q := store.New(pool)
@@ -33,19 +40,23 @@ func newTriggerAPI(t *testing.T, wait time.Duration) (*testAPI, jetstream.JetStr
 	require.NoError(t, err)
 	sealer, err := secret.NewSealer("test-key")
 	require.NoError(t, err)
-	ns := testenv.NATS(t)
-	nc, err := nats.Connect(ns.URL())
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	nc, js := testenv.JetStream(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	caches := NewCaches(1000, time.Minute)
 	rl, err := relay.New(nc, js, log, caches.Invalidate)
 	require.NoError(t, err)
 	t.Cleanup(rl.Close)
-	srv := New(Config{ExternalURL: "http://gitlab.test", TriggerWait: wait},
-		Deps{Log: log, Pool: pool, Sealer: sealer, Publisher: rl, Caches: caches, JetStream: js})
+	d := Deps{Log: log, Pool: pool, Sealer: sealer, Publisher: rl, Caches: caches, JetStream: js}
+	if backlog {
+		b := broker.NewBacklog(js, event.TriggersStream, event.DispatcherConsumer, 10*time.Millisecond, log)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { b.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+		d.Backlog = b
+	}
+	cfg.ExternalURL = "http://gitlab.test"
+	srv := New(cfg, d)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	return &testAPI{t: t, srv: srv, http: hs, q: q, admin: testAdminToken}, js
@@ -53,7 +64,7 @@ func newTriggerAPI(t *testing.T, wait time.Duration) (*testAPI, jetstream.JetStr
 
 // setupTriggerProject creates a project with a CI config on master and a
 // trigger token through the API, and returns the project id and token.
-func setupTriggerProject(t *testing.T, a *testAPI) (string, string) {
+func setupTriggerProject(t testing.TB, a *testAPI) (string, string) {
 	t.Helper()
 	status, body, _ := a.do("POST", "/api/v4/projects", a.admin, "", url.Values{"name": {"app"}}.Encode())
 	require.Equal(t, http.StatusCreated, status, body)
