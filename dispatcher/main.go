@@ -136,11 +136,19 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	pool, err := store.Connect(ctx, store.PoolConfig{URL: cfg.DatabaseURL, ApplicationName: "triggerd-dispatcher-" + strconv.Itoa(os.Getpid()),
-		MaxConns: int32(cfg.Concurrency + cfg.Batches + 4)})
+		MaxConns: int32(cfg.Concurrency + 2*cfg.Batches + 4)})
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	// Batches take iids and touch triggers on connections of their own,
+	// one statement at a time (worker.Config.HotRows).
+	hot, err := store.Connect(ctx, store.PoolConfig{URL: cfg.DatabaseURL, ApplicationName: "triggerd-dispatcher-hot-" + strconv.Itoa(os.Getpid()),
+		MaxConns: int32(2*cfg.Batches + 1)})
+	if err != nil {
+		return err
+	}
+	defer hot.Close()
 	if err := schema.Migrate(ctx, pool); err != nil {
 		return err
 	}
@@ -181,6 +189,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		Limits:      worker.Limits{MaxDepth: cfg.BridgeMaxDepth, MaxHierarchySize: cfg.BridgeMaxHierarchySize},
 		RateLimits:  worker.RateLimits{Project: cfg.RateProject, Token: cfg.RateToken},
 		BridgeRetry: worker.BridgeRetry{Initial: cfg.BridgeRetryInitial, MaxElapsed: cfg.BridgeRetryMaxElapsed},
+		HotRows:     hot,
 	}, log, pool, nc, js, cons, scheduled)
 	jobs := worker.NewJobs(log, pool, nc, js, jobCons, cfg.ExternalURL, cfg.Concurrency, cfg.StuckAfter)
 	sched := scheduler.New(scheduler.Config{Interval: cfg.SchedulerEvery, CatchUp: cfg.CatchUp}, log, pool, js, cronspec.Next)

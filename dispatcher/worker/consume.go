@@ -39,6 +39,11 @@ type Config struct {
 	Limits Limits
 	// RateLimits bound pipelines created per minute.
 	RateLimits RateLimits
+	// HotRows, when set, is a pool of its own on which a batch takes its
+	// projects' iids and touches its triggers, outside its transaction
+	// (store.Queries.HotRowsOn), so that batches of the same projects do
+	// not wait for each other's commits.
+	HotRows store.DB
 	// BridgeRetry is how long and how often a bridge's downstream pipeline
 	// is retried while its ref does not exist.
 	BridgeRetry BridgeRetry
@@ -186,6 +191,9 @@ func (w *Worker) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
 	}
 	var results []result
 	err := store.InTx(ctx, w.pool, func(q *store.Queries) error {
+		if w.cfg.HotRows != nil {
+			q = q.HotRowsOn(w.cfg.HotRows)
+		}
 		var err error
 		results, err = w.c.processBatch(ctx, q, evs)
 		return err

@@ -68,9 +68,10 @@ type CreatedJob struct {
 
 // CreatePipelines inserts pipelines, each with the next iid of its project,
 // with their variables and jobs, and returns their ids in order and every
-// job made. It must run in a transaction: the projects' iid counter rows
-// stay locked until commit, which keeps iids free of gaps; they are locked
-// in id order, so concurrent batches cannot deadlock on them. A pipeline for
+// job made. It must run in a transaction. The projects' iid counter rows are
+// locked in id order, so concurrent batches cannot deadlock on them; they
+// stay locked until commit, which keeps iids free of gaps, unless q runs hot
+// rows apart (HotRowsOn). A pipeline for
 // an event that already has one is ErrDuplicate, and nothing is inserted.
 func (q *Queries) CreatePipelines(ctx context.Context, nps []NewPipeline) ([]int64, []CreatedJob, error) {
 	if len(nps) == 0 {
@@ -103,7 +104,10 @@ func (q *Queries) CreatePipeline(ctx context.Context, np NewPipeline) (int64, er
 	return ids[0], nil
 }
 
-// allocateIIDs takes the next iids of every project of nps, in order.
+// allocateIIDs takes the next iids of every project of nps, in order. The
+// rows are locked FOR NO KEY UPDATE: every open transaction that inserted a
+// pipeline holds KEY SHARE on its project's row (the foreign key), which a
+// plain FOR UPDATE would wait for.
 func (q *Queries) allocateIIDs(ctx context.Context, nps []NewPipeline) ([]int64, error) {
 	counts := map[int64]int32{}
 	for _, np := range nps {
@@ -118,7 +122,7 @@ func (q *Queries) allocateIIDs(ctx context.Context, nps []NewPipeline) ([]int64,
 	for i, id := range projects {
 		n[i] = counts[id]
 	}
-	rows, err := q.db.Query(ctx, `WITH locked AS (SELECT id FROM projects WHERE id = ANY($1) ORDER BY id FOR UPDATE)
+	rows, err := q.hotDB().Query(ctx, `WITH locked AS (SELECT id FROM projects WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE)
 		UPDATE projects p SET pipeline_iid = p.pipeline_iid + c.n, last_activity_at = now()
 		FROM locked JOIN unnest($1::bigint[], $2::int[]) AS c(id, n) ON c.id = locked.id
 		WHERE p.id = locked.id RETURNING p.id, p.pipeline_iid`, projects, n)

@@ -32,10 +32,32 @@ var (
 // not).
 type Queries struct {
 	db DB
+	// hot, when set, runs the statements that lock rows every creator
+	// shares (a project's iid counter, a trigger's last use) on their own,
+	// outside the transaction of db: see HotRowsOn.
+	hot DB
 }
 
 // New returns Queries over db.
 func New(db DB) *Queries { return &Queries{db: db} }
+
+// HotRowsOn returns Queries over the same handle whose iid allocation and
+// trigger touches run as single statements on hot, committed at once,
+// instead of inside q's transaction. Concurrent batches then hold a
+// project's counter row for one statement rather than until their commit,
+// and stop queueing behind each other; the price is a gap in a project's
+// iids when the transaction that took them fails. hot must not be the pool
+// q's transaction came from (a transaction waiting for a second connection
+// of an exhausted pool would wait for ever).
+func (q *Queries) HotRowsOn(hot DB) *Queries { return &Queries{db: q.db, hot: hot} }
+
+// hotDB is where statements on shared rows run.
+func (q *Queries) hotDB() DB {
+	if q.hot != nil {
+		return q.hot
+	}
+	return q.db
+}
 
 // DB returns the handle the queries run on.
 func (q *Queries) DB() DB { return q.db }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -53,6 +54,49 @@ func TestCreatePipelineIIDsHaveNoGapsUnderConcurrency(t *testing.T) {
 	require.NoError(t, store.InTx(ctx, pool, func(q *store.Queries) error { _, err := q.CreatePipeline(ctx, np); return err }))
 	err = store.InTx(ctx, pool, func(q *store.Queries) error { _, err := q.CreatePipeline(ctx, np); return err })
 	require.ErrorIs(t, err, store.ErrDuplicate)
+}
+
+// TestHotRowsOnDoesNotWaitForCommits: with HotRowsOn, a transaction that
+// took iids of a project does not hold back another creating pipelines of
+// that project; without it, the second waits for the first's commit.
+func TestHotRowsOnDoesNotWaitForCommits(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.Pool(t)
+	admin, err := store.New(pool).EnsureAdmin(ctx, secret.Digest("x"))
+	require.NoError(t, err)
+	var projectID int64
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO projects (namespace_id, name, path, path_with_namespace)
+		SELECT id, 'p', 'p', 'root/p' FROM namespaces WHERE owner_id = $1 RETURNING id`, admin.ID).Scan(&projectID))
+	np := func() store.NewPipeline {
+		return store.NewPipeline{ProjectID: projectID, EventID: testenv.Name("ev"), SHA: "abc", Ref: "main", Status: "created", Source: "trigger"}
+	}
+
+	first, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = store.New(first).HotRowsOn(pool).CreatePipeline(ctx, np())
+	require.NoError(t, err)
+	// first is still open: a second creator goes ahead at once.
+	quick, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	require.NoError(t, store.InTx(quick, pool, func(q *store.Queries) error {
+		_, err := q.HotRowsOn(pool).CreatePipeline(quick, np())
+		return err
+	}))
+	require.NoError(t, first.Rollback(ctx))
+	var iids []int64
+	require.NoError(t, pool.QueryRow(ctx, `SELECT array_agg(iid ORDER BY iid) FROM pipelines WHERE project_id = $1`, projectID).Scan(&iids))
+	require.Equal(t, []int64{2}, iids, "the rolled back transaction's iid is a gap")
+
+	// Inside the transaction, the counter row stays locked until commit.
+	holder, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = holder.Rollback(ctx) }()
+	_, err = store.New(holder).CreatePipeline(ctx, np())
+	require.NoError(t, err)
+	blocked, cancel2 := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel2()
+	err = store.InTx(blocked, pool, func(q *store.Queries) error { _, err := q.CreatePipeline(blocked, np()); return err })
+	require.Error(t, err, "a creator without HotRowsOn waits for the holder's commit")
 }
 
 func TestCommitFilesAndRefs(t *testing.T) {

@@ -91,6 +91,6 @@ func (q *Queries) TouchTriggers(ctx context.Context, ids []int64, when time.Time
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := q.db.Exec(ctx, `UPDATE triggers SET last_used = $2 WHERE id = ANY($1) AND (last_used IS NULL OR last_used < $2)`, ids, when)
+	_, err := q.hotDB().Exec(ctx, `UPDATE triggers SET last_used = $2 WHERE id = ANY($1) AND (last_used IS NULL OR last_used < $2)`, ids, when)
 	return mapErr(err)
 }
