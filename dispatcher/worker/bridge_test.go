@@ -150,7 +150,7 @@ func (h *hierarchy) finishJobs(pipelineID int64, status string) []int64 {
 	var touched []int64
 	require.NoError(h.t, store.InTx(h.ctx, h.pool, func(q *store.Queries) error {
 		for _, b := range builds {
-			if _, err := q.ClaimJob(h.ctx, b.ID, "r", secret.Digest(secret.NewJobToken())); err != nil {
+			if _, _, err := q.ClaimJob(h.ctx, store.Claim{JobID: b.ID, Runner: "r", TokenDigest: secret.Digest(secret.NewJobToken())}); err != nil {
 				return err
 			}
 			if _, err := q.FinishJob(h.ctx, b.ID, status, 0, "", "", false); err != nil {

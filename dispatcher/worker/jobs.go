@@ -83,20 +83,42 @@ func (w *Jobs) reap(ctx context.Context) {
 
 // Run answers claims and consumes job events until ctx ends.
 func (w *Jobs) Run(ctx context.Context) error {
-	sub, err := w.nc.QueueSubscribe(event.ClaimSubject, event.ClaimQueue, func(m *nats.Msg) {
-		w.claim(context.WithoutCancel(ctx), m)
-	})
+	sub, err := w.serveClaims(ctx)
 	if err != nil {
-		return fmt.Errorf("serve claims: %w", err)
+		return err
 	}
 	defer func() { _ = sub.Drain() }()
 	go w.reap(ctx)
 	return broker.Work(ctx, w.cons, broker.WorkOptions{Name: "job events", Concurrency: w.concurrency, Log: w.log}, w.handle)
 }
 
+// serveClaims answers claims on the dispatchers' queue group until the
+// subscription is drained.
+func (w *Jobs) serveClaims(ctx context.Context) (*nats.Subscription, error) {
+	sub, err := w.nc.QueueSubscribe(event.ClaimSubject, event.ClaimQueue, func(m *nats.Msg) {
+		w.claim(context.WithoutCancel(ctx), m)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("serve claims: %w", err)
+	}
+	return sub, nil
+}
+
 // claim marks a pending job running, gives it a fresh CI job token, and
 // answers with everything the runner needs. A job that is not pending any
-// more is refused, which is what keeps a job from running twice.
+// more is refused, which is what keeps a job from running twice, unless it
+// was claimed under the same claim id: then the runner is retrying a claim
+// whose answer it never got (this dispatcher or another committed it and
+// died, or NATS lost the reply), and it is answered again.
+//
+// The repeated answer carries a new token whose digest replaces the first
+// one (store.ClaimJob says when that is allowed). The alternative, deriving
+// the token from a server secret and the claim id so that every answer
+// carries the same one, would need a secret the dispatchers do not hold and
+// would make every live job token computable from that secret and the claim
+// ids in the database; a fresh random token keeps "only a digest is stored"
+// true. The first token was never seen by anyone, so nothing that worked
+// stops working.
 func (w *Jobs) claim(ctx context.Context, m *nats.Msg) {
 	var req event.JobClaim
 	answer := func(p event.JobPayload) {
@@ -106,16 +128,19 @@ func (w *Jobs) claim(ctx context.Context, m *nats.Msg) {
 		}
 	}
 	if err := json.Unmarshal(m.Data, &req); err != nil || req.JobID == 0 {
-		answer(event.JobPayload{Reason: "malformed claim"})
+		answer(event.JobPayload{Reason: event.ClaimMalformed})
 		return
 	}
 	token := secret.NewJobToken()
 	var rc store.RunContext
+	var again bool
 	err := store.InTx(ctx, w.pool, func(q *store.Queries) error {
-		pipelineID, err := q.ClaimJob(ctx, req.JobID, req.Runner, secret.Digest(token))
+		pipelineID, repeated, err := q.ClaimJob(ctx, store.Claim{JobID: req.JobID, Runner: req.Runner,
+			ID: req.ClaimID, Attempt: req.Attempt, TokenDigest: secret.Digest(token)})
 		if err != nil {
 			return err
 		}
+		again = repeated
 		if _, err := pipeline.Advance(ctx, q, pipelineID); err != nil {
 			return err
 		}
@@ -123,12 +148,12 @@ func (w *Jobs) claim(ctx context.Context, m *nats.Msg) {
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		answer(event.JobPayload{JobID: req.JobID, Reason: "job is not pending"})
+		answer(event.JobPayload{JobID: req.JobID, Reason: event.ClaimRefused})
 		return
 	}
 	if err != nil {
 		w.log.Warn("claim failed", "job_id", req.JobID, "err", err)
-		answer(event.JobPayload{JobID: req.JobID, Reason: "claim failed; retry"})
+		answer(event.JobPayload{JobID: req.JobID, Reason: event.ClaimFailed})
 		return
 	}
 	j := rc.Job
@@ -138,6 +163,10 @@ func (w *Jobs) claim(ctx context.Context, m *nats.Msg) {
 		Script: rc.Spec.Script, AfterScript: rc.Spec.AfterScript, AllowFailureExitCodes: rc.Spec.AllowFailureExitCodes,
 		Artifacts: rc.Spec.Artifacts,
 	})
+	if again {
+		w.log.Info("claim answered again", "job_id", j.ID, "runner", req.Runner, "attempt", req.Attempt)
+		return
+	}
 	w.log.Debug("job claimed", "job_id", j.ID, "runner", req.Runner)
 }
 

@@ -36,7 +36,27 @@ func CancelSubject(jobID int64) string {
 type JobClaim struct {
 	JobID  int64  `json:"job_id"`
 	Runner string `json:"runner"`
+	// ClaimID is chosen by the runner (a random UUID) for one job message
+	// it is trying to claim, and sent with every retry of that claim. A
+	// dispatcher that finds the job already claimed under the same id
+	// answers the claim again, so a retry after a lost answer succeeds
+	// while any other claim is refused.
+	ClaimID string `json:"claim_id,omitempty"`
+	// Attempt numbers the retries of one claim, from 1 up.
+	Attempt int `json:"attempt,omitempty"`
 }
+
+// Reasons a claim is refused (JobPayload.Reason).
+const (
+	// ClaimRefused: the job is not the runner's to run (another claim
+	// holds it, or it was canceled or finished). Final.
+	ClaimRefused = "job is not pending"
+	// ClaimFailed: the dispatcher could not decide (its database failed).
+	// Retry the same claim.
+	ClaimFailed = "claim failed; retry"
+	// ClaimMalformed: the request could not be read.
+	ClaimMalformed = "malformed claim"
+)
 
 // JobPayload answers a claim. When OK, the job is running in Postgres,
 // Token is its fresh CI job token (valid while it runs) and Variables its

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -86,14 +87,53 @@ func (q *Queries) PendingBuilds(ctx context.Context, pipelineID int64) ([]JobRef
 		WHERE pipeline_id = $1 AND kind = 'build' AND status = 'pending' ORDER BY id`, pipelineID))
 }
 
-// ClaimJob marks a pending job running for runner with the digest of its
-// fresh CI job token. ErrNotFound when the job is not pending (taken,
-// canceled, or gone): the runner must not run it.
-func (q *Queries) ClaimJob(ctx context.Context, jobID int64, runner string, tokenDigest []byte) (int64, error) {
-	var pipelineID int64
-	err := q.db.QueryRow(ctx, `UPDATE jobs SET status = 'running', started_at = now(), updated_at = now(), runner = $2, token_digest = $3
-		WHERE id = $1 AND status = 'pending' AND kind = 'build' RETURNING pipeline_id`, jobID, runner, tokenDigest).Scan(&pipelineID)
-	return pipelineID, mapErr(err)
+// Claim is a runner's claim of a job.
+type Claim struct {
+	JobID  int64
+	Runner string
+	// ID is the runner's id for this claim, the same in every retry of it;
+	// empty from a runner that does not retry, whose claim is then only
+	// ever granted once.
+	ID string
+	// Attempt numbers the retries of one claim, from 1 up.
+	Attempt int
+	// TokenDigest is the digest of the CI job token this answer carries.
+	TokenDigest []byte
+}
+
+// ClaimJob grants a claim: it marks the pending job running for c.Runner
+// with c.TokenDigest, or, when the job is already running under the same
+// claim id (the answer to an earlier attempt was lost) and nothing has run
+// yet, answers it again. ErrNotFound when neither holds (taken by another
+// claim, canceled, finished, or gone): the runner must not run it.
+//
+// Answering again replaces the job's token digest, so only the token of the
+// latest answer works. That is safe because a runner retries only while it
+// has no answer, and it is safe against a late retry because the digest is
+// replaced only by an attempt newer than the one that set it: an older
+// attempt that a slow dispatcher serves after a newer one was answered
+// cannot invalidate the token the runner holds. And never once the job has
+// a log, which means its runner got an answer and started: the token of a
+// running script is never swapped. again reports a repeated answer.
+func (q *Queries) ClaimJob(ctx context.Context, c Claim) (pipelineID int64, again bool, err error) {
+	var claimID *string
+	if c.ID != "" {
+		claimID = &c.ID
+	}
+	err = q.db.QueryRow(ctx, `UPDATE jobs SET status = 'running', started_at = now(), updated_at = now(), runner = $2,
+			token_digest = $3, claim_id = $4, claim_attempt = $5
+		WHERE id = $1 AND status = 'pending' AND kind = 'build' RETURNING pipeline_id`,
+		c.JobID, c.Runner, c.TokenDigest, claimID, c.Attempt).Scan(&pipelineID)
+	if err = mapErr(err); !errors.Is(err, ErrNotFound) || claimID == nil {
+		return pipelineID, false, err
+	}
+	// Under READ COMMITTED this sees a claim committed by a concurrent
+	// attempt that the first statement waited for.
+	err = q.db.QueryRow(ctx, `UPDATE jobs SET token_digest = $3, claim_attempt = $5, updated_at = now()
+		WHERE id = $1 AND status = 'running' AND kind = 'build' AND runner = $2 AND claim_id = $4
+			AND claim_attempt < $5 AND trace = '' RETURNING pipeline_id`,
+		c.JobID, c.Runner, c.TokenDigest, claimID, c.Attempt).Scan(&pipelineID)
+	return pipelineID, err == nil, mapErr(err)
 }
 
 // RunContext is what running a claimed job needs besides its spec.

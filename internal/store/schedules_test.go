@@ -7,20 +7,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/triggerd/triggerd/internal/secret"
 	"github.com/triggerd/triggerd/internal/store"
-	"github.com/triggerd/triggerd/internal/testenv"
 )
 
 func TestSchedules(t *testing.T) {
 	ctx := context.Background()
-	pool := testenv.Pool(t)
-	q := store.New(pool)
-	admin, err := q.EnsureAdmin(ctx, secret.Digest("x"))
-	require.NoError(t, err)
-	var projectID int64
-	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO projects (namespace_id, name, path, path_with_namespace)
-		SELECT id, 'p', 'p', 'root/p' FROM namespaces WHERE owner_id = $1 RETURNING id`, admin.ID).Scan(&projectID))
+	p := newProject(t)
+	q, admin, projectID := p.q, p.admin, p.id
 	next := time.Date(2026, 5, 22, 1, 0, 0, 0, time.UTC)
 
 	var ids []int64
