@@ -49,10 +49,14 @@ func loadConfig(args []string) (config, error) {
 	dir := conf.String(fs, "work-dir", "RUNNER_WORKDIR", filepath.Join(os.TempDir(), "triggerd-runner"), "where job workspaces live")
 	dur := conf.Duration(fs, "command-duration", "RUNNER_COMMAND_DURATION", 100*time.Millisecond, "how long a simulated command takes")
 	rate := conf.String(fs, "failure-rate", "RUNNER_FAILURE_RATE", "0", "probability that a simulated command fails (0..1)")
-	ackWait := conf.Duration(fs, "ack-wait", "RUNNER_ACK_WAIT", 5*time.Minute, "how long a job message stays with a silent runner")
+	ackWait := conf.Duration(fs, "ack-wait", "RUNNER_ACK_WAIT", runner.DefaultAckWait,
+		"how long a job message stays with a runner that stopped answering (a live one renews it every third of this)")
 	level := conf.String(fs, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
+	}
+	if *ackWait < 3*time.Second {
+		return config{}, fmt.Errorf("RUNNER_ACK_WAIT must be at least 3s, got %s", *ackWait)
 	}
 	fr, err := strconv.ParseFloat(*rate, 64)
 	if err != nil || fr < 0 || fr > 1 {
@@ -79,7 +83,7 @@ func main() {
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
-	log.Info("starting", "nats_url", cfg.NATSURL, "metrics_addr", cfg.MetricsAddr, "name", cfg.Name, "concurrency", cfg.Concurrency)
+	log.Info("starting", "nats_url", cfg.NATSURL, "metrics_addr", cfg.MetricsAddr, "name", cfg.Name, "concurrency", cfg.Concurrency, "ack_wait", cfg.AckWait.String())
 	nc, err := broker.Connect(ctx, cfg.NATSURL, "triggerd-runner-sim", log)
 	if err != nil {
 		return err
@@ -105,6 +109,6 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer stopMetrics()
 	r := runner.New(runner.Config{Name: cfg.Name, Concurrency: cfg.Concurrency, WorkDir: cfg.WorkDir,
-		CommandDuration: cfg.CommandDuration, FailureRate: cfg.FailureRate}, log, nc, js, cons)
+		CommandDuration: cfg.CommandDuration, FailureRate: cfg.FailureRate, AckWait: cfg.AckWait}, log, nc, js, cons)
 	return r.Run(ctx)
 }

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -37,8 +39,19 @@ type Config struct {
 	CommandDuration time.Duration
 	// FailureRate is the probability that a simulated command fails.
 	FailureRate float64
-	// ClaimTimeout bounds the wait for a dispatcher's answer to a claim.
+	// ClaimTimeout bounds the wait for a dispatcher's answer to one
+	// attempt of a claim (default 5 s).
 	ClaimTimeout time.Duration
+	// RetryFor bounds how long a claim that gets no answer is retried,
+	// under the same claim id, before the job message is given back, and
+	// how long a job's result is retried when NATS does not take it
+	// (default 2 min).
+	RetryFor time.Duration
+	// AckWait is the JOBS consumer's ack wait (default DefaultAckWait): a
+	// job message is kept with InProgress every third of it while it is
+	// claimed and run, so that it is redelivered only when this runner is
+	// gone.
+	AckWait time.Duration
 }
 
 // Runner runs jobs. Any number of runners, in any number of processes,
@@ -62,6 +75,12 @@ func New(cfg Config, log *slog.Logger, nc *nats.Conn, js jetstream.JetStream, co
 	if cfg.ClaimTimeout <= 0 {
 		cfg.ClaimTimeout = 5 * time.Second
 	}
+	if cfg.RetryFor <= 0 {
+		cfg.RetryFor = 2 * time.Minute
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = DefaultAckWait
+	}
 	return &Runner{cfg: cfg, log: log, nc: nc, js: js, cons: cons,
 		http: &http.Client{Timeout: 60 * time.Second}, rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))}
 }
@@ -84,22 +103,17 @@ func (r *Runner) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	log := r.log.With("job_id", job.JobID, "pipeline_id", job.PipelineID)
-	req, _ := json.Marshal(event.JobClaim{JobID: job.JobID, Runner: r.cfg.Name})
-	resp, err := r.nc.Request(event.ClaimSubject, req, r.cfg.ClaimTimeout)
+	// Keep the message ours while the claim is retried and the job runs.
+	defer r.keepInProgress(m)()
+	p, err := r.claim(ctx, job.JobID, log)
 	if err != nil {
-		log.Warn("claim not answered; will retry", "err", err)
-		_ = m.NakWithDelay(time.Second)
-		return
-	}
-	var p event.JobPayload
-	if err := json.Unmarshal(resp.Data, &p); err != nil {
-		log.Warn("bad claim answer; will retry", "err", err)
+		log.Warn("claim not answered; giving the job message back", "err", err)
 		_ = m.NakWithDelay(time.Second)
 		return
 	}
 	if !p.OK {
-		if p.Reason == "job is not pending" {
-			_ = m.Ack() // someone else has it, or it was canceled
+		if p.Reason == event.ClaimRefused {
+			_ = m.Ack() // another claim has it, or it was canceled
 			return
 		}
 		log.Warn("claim refused; will retry", "reason", p.Reason)
@@ -107,27 +121,18 @@ func (r *Runner) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 
-	// Keep the message ours while the job runs.
-	stopBeat := make(chan struct{})
-	go func() {
-		t := time.NewTicker(15 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-stopBeat:
-				return
-			case <-t.C:
-				_ = m.InProgress()
-			}
-		}
-	}()
-	defer close(stopBeat)
-
 	started := time.Now()
 	res := r.run(ctx, p, log)
 	data, _ := json.Marshal(res)
-	if _, err := r.js.Publish(ctx, event.JobEventSubject(p.ProjectID), data,
-		jetstream.WithMsgID("job-finished-"+strconv.FormatInt(p.JobID, 10))); err != nil {
+	// Repeats of the result are deduplicated by its message id.
+	err = r.retry(ctx, "publish job result", log, func() error {
+		pubCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, err := r.js.Publish(pubCtx, event.JobEventSubject(p.ProjectID), data,
+			jetstream.WithMsgID("job-finished-"+strconv.FormatInt(p.JobID, 10)))
+		return err
+	})
+	if err != nil {
 		// Not acked: the job message comes back, the claim is refused
 		// (the job is running), and the dispatcher's stuck-job handling
 		// takes over.
@@ -137,6 +142,76 @@ func (r *Runner) handle(ctx context.Context, m jetstream.Msg) {
 	countJob(res.Status, time.Since(started).Seconds())
 	_ = m.Ack()
 	log.Debug("job finished", "status", res.Status, "exit_code", res.ExitCode)
+}
+
+// DefaultAckWait is the JOBS consumer's default ack wait: how long the job
+// messages a runner pulled and had not claimed yet wait, when it dies,
+// before another runner gets them. A runner that is alive keeps its
+// messages for as long as it needs them (keepInProgress). Messages pulled
+// ahead that wait longer than this for a free slot of a busy runner go to
+// another runner; whichever claims the job first runs it.
+const DefaultAckWait = 30 * time.Second
+
+// keepInProgress tells JetStream every third of the ack wait that m is
+// still being worked on, so that a claim being retried or a job that runs
+// longer than the ack wait keeps its message, until the returned function
+// is called.
+func (r *Runner) keepInProgress(m jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(r.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = m.InProgress()
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// claim asks the dispatchers for a job and returns their answer. Every
+// attempt carries the same claim id, chosen here once for this job
+// message: when an answer is lost (the dispatcher committed the claim and
+// died, or NATS restarted, before the reply arrived), the next attempt is
+// answered again instead of being refused, so the job runs here rather
+// than being left to the stuck-job check. A redelivery of the message, here
+// or to another runner, gets a new claim id and is refused while this
+// claim holds the job. Attempts that get no answer, or an answer saying
+// the dispatcher failed, are retried with backoff for RetryFor; after
+// that the error is the last failure.
+func (r *Runner) claim(ctx context.Context, jobID int64, log *slog.Logger) (event.JobPayload, error) {
+	c := event.JobClaim{JobID: jobID, Runner: r.cfg.Name, ClaimID: uuid.NewString()}
+	var p event.JobPayload
+	attempt := func() error {
+		c.Attempt++
+		var err error
+		p, err = broker.RequestClaim(r.nc, c, r.cfg.ClaimTimeout)
+		switch {
+		case errors.Is(err, nats.ErrConnectionClosed):
+			return backoff.Permanent(err)
+		case err != nil:
+			return err
+		case !p.OK && p.Reason == event.ClaimFailed:
+			return errors.New(p.Reason)
+		}
+		return nil
+	}
+	err := r.retry(ctx, "claim", log, attempt)
+	return p, err
+}
+
+// retry runs op until it succeeds, returns a backoff.Permanent error, or
+// RetryFor has passed, backing off exponentially from 250 ms to 5 s.
+func (r *Runner) retry(ctx context.Context, what string, log *slog.Logger, op func() error) error {
+	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(250*time.Millisecond),
+		backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(r.cfg.RetryFor))
+	return backoff.RetryNotify(op, backoff.WithContext(bo, ctx), func(err error, d time.Duration) {
+		log.Warn(what+": will retry", "err", err, "in", d)
+	})
 }
 
 // run executes a claimed job and returns its finished event.

@@ -32,9 +32,16 @@ type tracer struct {
 	p   event.JobPayload
 	log *slog.Logger
 
-	mu        sync.Mutex
-	buf       []byte // the whole log, capped
-	sent      int    // bytes of buf already streamed
+	// flushing serialises flushes, so that chunks are published in order
+	// and a chunk that failed is the next one sent again.
+	flushing sync.Mutex
+	mu       sync.Mutex
+	buf      []byte // the whole log, capped
+	sent     int    // bytes of buf already streamed
+	// failed is the length of the chunk at sent whose publish failed: it
+	// is sent again as it was (same bytes, same message id), since it may
+	// have been stored even so.
+	failed    int
 	truncated bool
 	lastSent  time.Time
 	done      chan struct{}
@@ -83,13 +90,19 @@ func (t *tracer) Write(b []byte) (int, error) {
 
 // flush streams what was written since the last chunk.
 func (t *tracer) flush() {
+	t.flushing.Lock()
+	defer t.flushing.Unlock()
 	t.mu.Lock()
 	if t.sent == len(t.buf) && time.Since(t.lastSent) < heartbeatEvery {
 		t.mu.Unlock()
 		return
 	}
 	offset, data := t.sent, string(t.buf[t.sent:])
-	t.sent = len(t.buf)
+	if t.failed > 0 {
+		data = string(t.buf[t.sent : t.sent+t.failed])
+	}
+	t.failed = 0
+	t.sent = offset + len(data)
 	t.lastSent = time.Now()
 	t.mu.Unlock()
 	ev := event.JobEvent{Type: event.JobEventTrace, JobID: t.p.JobID, PipelineID: t.p.PipelineID, ProjectID: t.p.ProjectID,
@@ -102,9 +115,14 @@ func (t *tracer) flush() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := t.js.Publish(ctx, event.JobEventSubject(t.p.ProjectID), raw, jetstream.WithMsgID(id)); err != nil {
-		// The result carries the whole log; a lost chunk only delays the
-		// live view.
+		// Sent again from the same offset at the next tick: the
+		// dispatchers append only where the log ends, so a chunk skipped
+		// (NATS restarting) would stop the live log and, worse, every
+		// later heartbeat, and the job would be failed as stuck.
 		t.log.Debug("publish trace chunk", "err", err)
+		t.mu.Lock()
+		t.sent, t.failed, t.lastSent = offset, len(data), time.Time{}
+		t.mu.Unlock()
 	}
 }
 
