@@ -51,6 +51,13 @@ type chaosCase struct {
 	Tail time.Duration
 	// JobSleep is how long each job's script sleeps, in seconds.
 	JobSleep string
+	// DrainWithin is how long after the load's end the backlog may take to
+	// drain (default 3 min).
+	DrainWithin time.Duration
+	// NoStuckJobs fails the case if any job was failed as stuck: for
+	// faults that kill no runner, every job's runner is alive and must get
+	// its claim answered and its result through.
+	NoStuckJobs bool
 	// Fault injects the fault and returns when it is over, saying what it
 	// did ("6 kills").
 	Fault func(f *faultEnv) string
@@ -207,7 +214,8 @@ func runCase(t *testing.T, c chaosCase) result {
 
 	// Drain: every trigger answered, every pipeline finished, no bridge
 	// waiting for its downstream.
-	drainDeadline := time.Now().Add(3 * time.Minute)
+	drainWithin := cmp.Or(c.DrainWithin, 3*time.Minute)
+	drainDeadline := time.Now().Add(drainWithin)
 	var drainedAt time.Time
 	for {
 		if cl.unresolved() == 0 && openWork(t, s, up.ID, down.ID) == 0 {
@@ -237,10 +245,18 @@ func runCase(t *testing.T, c chaosCase) result {
 	}
 	if drainedAt.IsZero() {
 		r.RecoveryDrained = -1
-		r.failf("backlog not drained within 3 minutes of the load's end: %d triggers unanswered, %d pipelines or bridges open",
-			cl.unresolved(), openWork(t, s, up.ID, down.ID))
+		r.failf("backlog not drained within %s of the load's end: %d triggers unanswered, %d pipelines or bridges open",
+			drainWithin, cl.unresolved(), openWork(t, s, up.ID, down.ID))
 	} else {
 		r.RecoveryDrained = drainedAt.Sub(faultEnd)
+	}
+	if c.NoStuckJobs {
+		var stuck []int64
+		require.NoError(t, s.DB.QueryRow(context.Background(), `SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM jobs
+			WHERE failure_reason = 'stuck_or_timeout_failure'`).Scan(&stuck))
+		if len(stuck) > 0 {
+			r.failf("jobs failed as stuck though no runner died: %v", stuck)
+		}
 	}
 	t.Logf("%s", r.line())
 	for _, f := range r.Failures {
