@@ -142,9 +142,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer pool.Close()
 	// Batches take iids and touch triggers on connections of their own,
-	// one statement at a time (worker.Config.HotRows).
+	// one statement at a time (worker.Config.HotRows). Those commits need
+	// not wait for their own WAL flush, which would hold the project's
+	// counter row meanwhile: a pipeline commits after its iid was taken, and
+	// the flush of its commit carries the iid's with it. An iid taken but
+	// lost in a crash belonged to a pipeline that was never committed.
 	hot, err := store.Connect(ctx, store.PoolConfig{URL: cfg.DatabaseURL, ApplicationName: "triggerd-dispatcher-hot-" + strconv.Itoa(os.Getpid()),
-		MaxConns: int32(2*cfg.Batches + 1)})
+		MaxConns: int32(2*cfg.Batches + 1), AsyncCommit: true})
 	if err != nil {
 		return err
 	}

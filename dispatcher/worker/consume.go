@@ -190,10 +190,7 @@ func (w *Worker) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
 		evs[i] = &d.ev
 	}
 	var results []result
-	err := store.InTx(ctx, w.pool, func(q *store.Queries) error {
-		if w.cfg.HotRows != nil {
-			q = q.HotRowsOn(w.cfg.HotRows)
-		}
+	err := w.inTx(ctx, func(q *store.Queries) error {
 		var err error
 		results, err = w.c.processBatch(ctx, q, evs)
 		return err
@@ -208,10 +205,21 @@ func (w *Worker) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
 	w.finish(ctx, batch, results)
 }
 
+// inTx runs fn in a transaction whose iids and trigger touches, with
+// Config.HotRows, are taken outside it.
+func (w *Worker) inTx(ctx context.Context, fn func(q *store.Queries) error) error {
+	return store.InTx(ctx, w.pool, func(q *store.Queries) error {
+		if w.cfg.HotRows != nil {
+			q = q.HotRowsOn(w.cfg.HotRows)
+		}
+		return fn(q)
+	})
+}
+
 // handle decides one event in its own transaction.
 func (w *Worker) handle(ctx context.Context, d *delivery) {
 	var res result
-	err := store.InTx(ctx, w.pool, func(q *store.Queries) error {
+	err := w.inTx(ctx, func(q *store.Queries) error {
 		var err error
 		res, err = w.c.process(ctx, q, &d.ev)
 		return err
@@ -227,7 +235,7 @@ func (w *Worker) handle(ctx context.Context, d *delivery) {
 			_ = d.msg.NakWithDelay(delay)
 			return
 		}
-		err = store.InTx(ctx, w.pool, func(q *store.Queries) error {
+		err = w.inTx(ctx, func(q *store.Queries) error {
 			var err error
 			res, err = w.c.processBridge(ctx, q, &d.ev, true)
 			return err

@@ -109,6 +109,11 @@ type PoolConfig struct {
 	// StatementTimeout bounds every statement so a stuck query cannot hold a
 	// connection forever.
 	StatementTimeout time.Duration
+	// AsyncCommit turns synchronous_commit off: a commit returns before its
+	// WAL is flushed. Only for statements whose loss in a crash is harmless
+	// or made good by a later synchronous commit, whose flush carries every
+	// earlier WAL record with it (see worker.Config.HotRows).
+	AsyncCommit bool
 }
 
 // Connect opens a pool and waits (with backoff, until ctx ends) for the
@@ -130,6 +135,9 @@ func Connect(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 		rp["application_name"] = cfg.ApplicationName
 	}
 	rp["statement_timeout"] = fmt.Sprint(st.Milliseconds())
+	if cfg.AsyncCommit {
+		rp["synchronous_commit"] = "off"
+	}
 	rp["idle_in_transaction_session_timeout"] = fmt.Sprint((2 * st).Milliseconds())
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
