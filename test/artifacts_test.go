@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/triggerd/triggerd/internal/broker"
+	"github.com/triggerd/triggerd/internal/testenv"
 )
 
 // producerCI is project A's pipeline: a job that keeps a file as its
@@ -74,11 +74,7 @@ func TestArtifactsAcrossProjects(t *testing.T) {
 		`SELECT size, expire_at FROM job_artifacts WHERE job_id = $1`, build.ID).Scan(&size, &expireAt))
 	require.Positive(t, size)
 	require.WithinDuration(t, time.Now().Add(30*24*time.Hour), expireAt, time.Hour)
-	nc, err := nats.Connect(s.NATSURL)
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	_, js := testenv.JetStreamAt(t, s.NATSURL)
 	eventually(t, 10*time.Second, "the artifacts object to be deleted", func() bool {
 		obs, err := js.ObjectStore(context.Background(), broker.ArtifactsBucket)
 		require.NoError(t, err)

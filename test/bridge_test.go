@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/triggerd/triggerd/internal/event"
+	"github.com/triggerd/triggerd/internal/testenv"
 )
 
 // bridgeJSON is the part of GitLab's Bridge entity these tests read.
@@ -39,11 +38,7 @@ func (s *stack) bridges(t testing.TB, token string, projectID, pipelineID int64)
 // jobsOnStream counts the messages on the JOBS stream.
 func (s *stack) jobsOnStream(t testing.TB) int {
 	t.Helper()
-	nc, err := nats.Connect(s.NATSURL)
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	_, js := testenv.JetStreamAt(t, s.NATSURL)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	st, err := js.Stream(ctx, event.JobsStream)

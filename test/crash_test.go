@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/triggerd/triggerd/internal/event"
+	"github.com/triggerd/triggerd/internal/testenv"
 )
 
 // TestCrashBetweenCommitAndAck kills a dispatcher right after it committed
@@ -30,11 +29,7 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 	p := s.CreateProject(t, owner, docsCI)
 	tok := s.CreateTrigger(t, owner.Token, p.ID, "crash").Token
 
-	nc, err := nats.Connect(s.NATSURL)
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	_, js := testenv.JetStreamAt(t, s.NATSURL)
 	consumerState := func() (ackPending int, pending uint64) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

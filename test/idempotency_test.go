@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/triggerd/triggerd/internal/event"
 	"github.com/triggerd/triggerd/internal/testenv"
 )
 
@@ -228,4 +229,47 @@ func TestIdempotentRefusals(t *testing.T) {
 		require.Equal(t, http.StatusNotFound, r.Status, "body: %s", r.Body)
 		require.Equal(t, body404, r.Text())
 	})
+}
+
+// TestWebhookRedeliveryAfterJetStreamForgets: a Git host redelivering a
+// webhook (the same X-Gitlab-Event-UUID or X-GitHub-Delivery, or the same
+// Idempotency-Key) gets the first delivery's pipeline even once JetStream
+// has forgotten the message id. The lasting dedupe is the pipelines'
+// unique event id, kept as long as the pipeline, not JetStream's window.
+func TestWebhookRedeliveryAfterJetStreamForgets(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, stackOpts{})
+	owner := s.CreateUser(t, "hooks")
+	p := s.CreateProject(t, owner, docsCI)
+	tok := s.CreateTrigger(t, owner.Token, p.ID, "webhook").Token
+
+	// JetStream remembers message ids for a second only, instead of the
+	// streams' two minutes.
+	ctx := context.Background()
+	_, js := testenv.JetStreamAt(t, s.NATSURL)
+	st, err := js.Stream(ctx, event.TriggersStream)
+	require.NoError(t, err)
+	cfg := st.CachedInfo().Config
+	cfg.Duplicates = time.Second
+	_, err = js.UpdateStream(ctx, cfg)
+	require.NoError(t, err)
+
+	deliver := func(header, id string) int64 {
+		r := s.Do(t, call{Method: http.MethodPost, Path: fmt.Sprintf("/projects/%d/ref/master/trigger/pipeline?token=%s", p.ID, tok),
+			JSON: map[string]any{"object_kind": "push", "ref": "refs/heads/master"}, Header: map[string]string{header: id}})
+		return decode[pipelineJSON](t, r, http.StatusCreated).ID
+	}
+	ids := map[string]string{}
+	first := map[string]int64{}
+	for _, h := range []string{"X-Gitlab-Event-UUID", "X-GitHub-Delivery", "Idempotency-Key"} {
+		ids[h] = testenv.Name("delivery-")
+		first[h] = deliver(h, ids[h])
+	}
+	require.Equal(t, 3, s.PipelineCount(t, p.ID))
+	// The window is a timer on the server: there is nothing to poll.
+	time.Sleep(1500 * time.Millisecond)
+	for h, id := range ids {
+		require.Equal(t, first[h], deliver(h, id), "%s %s delivered again", h, id)
+	}
+	require.Equal(t, 3, s.PipelineCount(t, p.ID), "redeliveries made no pipeline")
 }

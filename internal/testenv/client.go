@@ -13,9 +13,16 @@ import (
 // returns a connection to it, closed when the test ends, and its JetStream.
 func JetStream(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(NATS(t).URL())
+	return JetStreamAt(t, NATS(t).URL())
+}
+
+// JetStreamAt connects to the NATS server at url for the test, and returns
+// the connection, closed when the test ends, and its JetStream.
+func JetStreamAt(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url)
 	if err != nil {
-		t.Fatalf("testenv: connect to embedded nats: %v", err)
+		t.Fatalf("testenv: connect to nats at %s: %v", url, err)
 	}
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
