@@ -113,7 +113,7 @@ func (s *Scheduler) lead(ctx context.Context) (led bool, err error) {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, s.cfg.LockKey)
 	}()
 	s.log.Info("scheduler leading")
-	t := time.NewTicker(s.cfg.Interval)
+	t := time.NewTimer(nextTick(time.Now(), s.cfg.Interval))
 	defer t.Stop()
 	for {
 		// The lock lives as long as this session: check it still does.
@@ -129,8 +129,16 @@ func (s *Scheduler) lead(ctx context.Context) (led bool, err error) {
 		case <-ctx.Done():
 			return true, nil
 		case <-t.C:
+			t.Reset(nextTick(time.Now(), s.cfg.Interval))
 		}
 	}
+}
+
+// nextTick is how long until the next whole multiple of every on the wall
+// clock, and a few milliseconds: cron slots fall on whole minutes, so the
+// leader fires a slot right after it falls due, not up to an interval later.
+func nextTick(now time.Time, every time.Duration) time.Duration {
+	return now.Truncate(every).Add(every + 5*time.Millisecond).Sub(now)
 }
 
 type due struct {

@@ -199,3 +199,20 @@ func contextWithTimeout(t *testing.T, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+func TestNextTickFallsJustAfterTheWholeInterval(t *testing.T) {
+	base := time.Date(2026, 11, 30, 23, 59, 59, 0, time.UTC)
+	for _, tc := range []struct {
+		now  time.Time
+		want time.Time
+	}{
+		{base.Add(100 * time.Millisecond), base.Add(time.Second + 5*time.Millisecond)},
+		{base.Add(999 * time.Millisecond), base.Add(time.Second + 5*time.Millisecond)},
+		{base, base.Add(time.Second + 5*time.Millisecond)},
+	} {
+		require.Equal(t, tc.want, tc.now.Add(nextTick(tc.now, time.Second)), "from %s", tc.now.Format(time.StampMilli))
+	}
+	// The slot at midnight is fired 5 ms after it, whatever the phase
+	// the leader started at.
+	require.Equal(t, time.Date(2026, 12, 1, 0, 0, 0, 5e6, time.UTC), base.Add(300*time.Millisecond).Add(nextTick(base.Add(300*time.Millisecond), time.Second)))
+}

@@ -25,6 +25,10 @@ type Config struct {
 	Concurrency int
 	// BatchSize is how many events one transaction decides at most.
 	BatchSize int
+	// ScheduledConcurrency and ScheduledBatchSize are Concurrency and
+	// BatchSize for schedule slots (0: the same): a cron burst may be given
+	// less of the machine than ordinary triggers.
+	ScheduledConcurrency, ScheduledBatchSize int
 	// ShutdownGrace bounds how long in-flight events may take to finish
 	// after the context is cancelled.
 	ShutdownGrace time.Duration
@@ -52,18 +56,19 @@ type Config struct {
 // Worker consumes trigger events and creates pipelines. Any number of
 // workers, in any number of processes, may share the durable consumer.
 type Worker struct {
-	cfg  Config
-	log  *slog.Logger
-	pool *pgxpool.Pool
-	nc   *nats.Conn
-	js   jetstream.JetStream
-	cons []jetstream.Consumer
-	c    *creator
+	cfg       Config
+	log       *slog.Logger
+	pool      *pgxpool.Pool
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	cons      jetstream.Consumer
+	scheduled jetstream.Consumer
+	c         *creator
 }
 
 // New makes a worker over the trigger event consumers: the dispatcher's
-// and the scheduler's, each consumed by a loop of its own.
-func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jetstream.JetStream, cons ...jetstream.Consumer) *Worker {
+// and, when not nil, the scheduler's, each consumed by a loop of its own.
+func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jetstream.JetStream, cons, scheduled jetstream.Consumer) *Worker {
 	if cfg.Concurrency < 1 {
 		cfg.Concurrency = 4
 	}
@@ -82,7 +87,14 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jet
 	if cfg.BridgeRetry.MaxElapsed <= 0 {
 		cfg.BridgeRetry.MaxElapsed = DefaultBridgeRetryMaxElapsed
 	}
-	return &Worker{cfg: cfg, log: log, pool: pool, nc: nc, js: js, cons: cons, c: newCreator(4096, cfg.Limits, cfg.RateLimits)}
+	if cfg.ScheduledConcurrency < 1 {
+		cfg.ScheduledConcurrency = cfg.Concurrency
+	}
+	if cfg.ScheduledBatchSize < 1 {
+		cfg.ScheduledBatchSize = cfg.BatchSize
+	}
+	return &Worker{cfg: cfg, log: log, pool: pool, nc: nc, js: js, cons: cons, scheduled: scheduled,
+		c: newCreator(4096, cfg.Limits, cfg.RateLimits)}
 }
 
 // Run consumes every consumer until ctx is cancelled, then stops pulling,
@@ -91,15 +103,19 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jet
 func (w *Worker) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, len(w.cons))
-	for _, cons := range w.cons {
-		go func() {
-			errc <- broker.WorkBatches(ctx, cons, broker.WorkOptions{Name: "trigger events", Concurrency: w.cfg.Concurrency,
-				MaxBatch: w.cfg.BatchSize, DrainWait: w.cfg.ShutdownGrace, Grace: w.cfg.ShutdownGrace, Log: w.log}, w.handleBatch)
-		}()
+	loops := []broker.WorkOptions{{Name: "trigger events", Concurrency: w.cfg.Concurrency, MaxBatch: w.cfg.BatchSize}}
+	consumers := []jetstream.Consumer{w.cons}
+	if w.scheduled != nil {
+		loops = append(loops, broker.WorkOptions{Name: "schedule slots", Concurrency: w.cfg.ScheduledConcurrency, MaxBatch: w.cfg.ScheduledBatchSize})
+		consumers = append(consumers, w.scheduled)
+	}
+	errc := make(chan error, len(loops))
+	for i, opts := range loops {
+		opts.DrainWait, opts.Grace, opts.Log = w.cfg.ShutdownGrace, w.cfg.ShutdownGrace, w.log
+		go func() { errc <- broker.WorkBatches(ctx, consumers[i], opts, w.handleBatch) }()
 	}
 	var err error
-	for range w.cons {
+	for range loops {
 		if e := <-errc; err == nil && e != nil {
 			err = e
 			cancel()

@@ -34,7 +34,7 @@ func TestDeadLetters(t *testing.T) {
 	cons, err := broker.DispatcherConsumer(ctx, js, 5*time.Second)
 	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	w := New(Config{MaxDeliver: 2}, log, f.pool, nc, js, cons)
+	w := New(Config{MaxDeliver: 2}, log, f.pool, nc, js, cons, nil)
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
