@@ -101,6 +101,29 @@ func renderReport(c config, figs []figure) string {
 - (f) creates the schedules through the API, due at a whole minute at least 75 s ahead, and reads the
   pipelines table every 20 ms from the minute on; ordinary triggers run from five seconds before the minute.
 `, c.Concurrency)
+
+	w("\n## Where the time goes\n\n")
+	w(`What profiling (pprof on each binary's METRICS_ADDR) and sampling pg_stat_activity showed while these
+figures were made, and what follows from it:
+
+- Everything shares two cores. During (c) Postgres takes the largest share, then the dispatcher, then the
+  ingress with its embedded NATS server, then the load tool itself; none of them is idle, so the figures are
+  bounded by the machine, not by one component, and each component's cost per trigger is what moves them.
+- Hot rows were the first limit: every batch bumped its projects' iid counters and touched its trigger
+  tokens inside its transaction, so concurrent batches of the same projects ran one after another (most
+  active sessions waited on Lock:transactionid). Batches now take iids in single statements outside their
+  transaction, on a pool whose commits do not wait for their own WAL flush (docs/DECISIONS.md explains why
+  that is safe); the remaining waits are on those short statements.
+- The synchronous path costs more than the async one by the dispatcher's transaction and the reply: a
+  batch reads what its events need in a few set-based queries, inserts pipelines, variables and jobs with
+  one statement each, and commits once, but each of those is a round trip, and each commit is a WAL flush.
+- A second dispatcher process on the same two cores does not add capacity; it adds connections, processes
+  and contention. Dispatchers scale out across machines; (e) is here to show the cost on one.
+- During the burst (f) the schedule slots are consumed apart from ordinary triggers (their own subject and
+  durable consumer), so no ordinary trigger queues behind ten thousand slots; what ordinary triggers still
+  share with the burst is the CPU and Postgres, which the burst saturates. ` + "`DISPATCHER_SCHEDULE_BATCHES`" + `
+  gives the burst less of the machine: fewer loops lower ordinary latency and lengthen the burst.
+`)
 	return b.String()
 }
 
