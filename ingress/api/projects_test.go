@@ -690,3 +690,26 @@ func TestUsersProjectsStockClient(t *testing.T) {
 	_, err = eve.Projects.DeleteProject(gp.ID, nil)
 	require.NoError(t, err)
 }
+
+// TestMalformedPathsAre400: a path variable that decodes to invalid UTF-8
+// or holds a NUL byte is GitLab's plain-text 400 on every route, not a 500
+// from Postgres refusing the string.
+func TestMalformedPathsAre400(t *testing.T) {
+	a := newTestAPI(t)
+	for _, c := range []struct{ method, path string }{
+		{http.MethodGet, "/api/v4/projects/%87"},
+		{http.MethodGet, "/api/v4/projects/a%00b/pipelines"},
+		{http.MethodGet, "/api/v4/projects/1/repository/branches/%C3%28"},
+		{http.MethodPut, "/api/v4/projects/%FF"},
+		{http.MethodGet, "/api/v4/groups/%87"},
+		{http.MethodPost, "/api/v4/projects/%87/trigger/pipeline"},
+	} {
+		status, body, h := a.do(c.method, c.path, a.admin, "", "")
+		require.Equal(t, http.StatusBadRequest, status, "%s %s: %s", c.method, c.path, body)
+		require.Equal(t, "Bad Request", body, "%s %s", c.method, c.path)
+		require.Equal(t, "text/plain", h.Get("Content-Type"), "%s %s", c.method, c.path)
+	}
+	// A well-formed path still reaches its handler.
+	status, _, _ := a.do(http.MethodGet, "/api/v4/projects/no%2Fsuch", a.admin, "", "")
+	require.Equal(t, http.StatusNotFound, status)
+}

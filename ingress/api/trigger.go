@@ -22,25 +22,24 @@ import (
 )
 
 func (s *Server) routesTrigger(r *mux.Router) {
-	r.Handle("/projects/{id}/trigger/pipeline", s.handle(wellFormedPath(s.triggerPipeline))).Methods(http.MethodPost)
+	r.Handle("/projects/{id}/trigger/pipeline", s.handle(s.triggerPipeline)).Methods(http.MethodPost)
 	// GitLab's route takes any ref here, slashes included; an encoded
 	// feature%2Fx matches too because the router works on encoded paths.
-	r.Handle("/projects/{id}/ref/{ref:.+}/trigger/pipeline", s.handle(wellFormedPath(s.triggerPipeline))).Methods(http.MethodPost)
-	r.Handle("/projects/{id}/trigger/events/{event_id}", s.handle(wellFormedPath(s.triggerEvent))).Methods(http.MethodGet)
+	r.Handle("/projects/{id}/ref/{ref:.+}/trigger/pipeline", s.handle(s.triggerPipeline)).Methods(http.MethodPost)
+	r.Handle("/projects/{id}/trigger/events/{event_id}", s.handle(s.triggerEvent)).Methods(http.MethodGet)
 }
 
-// wellFormedPath answers errMalformed, as GitLab does, for a path whose
-// decoded form is not valid UTF-8 or holds a NUL byte (a project path or
-// ref of %87 or %00), instead of letting Postgres refuse it as a 500.
-func wellFormedPath(h handlerFunc) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		for _, v := range mux.Vars(r) {
-			if dec, err := url.PathUnescape(v); err != nil || malformedString(dec) {
-				return errMalformed
-			}
+// wellFormedPath is errMalformed, as GitLab answers it, for a path whose
+// variables decode to invalid UTF-8 or hold a NUL byte (a project path or
+// ref of %87 or %00), which Postgres would refuse as a 500. Every route
+// checks it (see handle).
+func wellFormedPath(r *http.Request) error {
+	for _, v := range mux.Vars(r) {
+		if dec, err := url.PathUnescape(v); err != nil || malformedString(dec) {
+			return errMalformed
 		}
-		return h(w, r)
 	}
+	return nil
 }
 
 // triggerRequest is a validated trigger call.
