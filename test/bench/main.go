@@ -31,6 +31,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/triggerd/triggerd/test/loadresult"
 )
 
 type config struct {
@@ -75,53 +77,7 @@ func main() {
 type figure struct {
 	Key    string
 	Name   string
-	Result *loadResult
-}
-
-// loadResult is the part of the load tool's JSON the report uses.
-type loadResult struct {
-	Mode              string           `json:"mode"`
-	OfferedRate       float64          `json:"offered_rate"`
-	Concurrency       int              `json:"concurrency"`
-	Seconds           float64          `json:"seconds"`
-	Answered          int64            `json:"answered"`
-	Accepted          int64            `json:"accepted"`
-	AcceptedPerSecond float64          `json:"accepted_per_second"`
-	Statuses          map[string]int64 `json:"statuses"`
-	Errors            int64            `json:"errors"`
-	ErrorSample       string           `json:"error_sample"`
-	Latency           struct {
-		Count int64   `json:"count"`
-		P50   float64 `json:"p50"`
-		P95   float64 `json:"p95"`
-		P99   float64 `json:"p99"`
-		Max   float64 `json:"max"`
-	} `json:"latency_ms"`
-	E2E *struct {
-		Expected     int     `json:"expected_pipelines"`
-		Visible      int     `json:"visible_pipelines"`
-		Complete     bool    `json:"complete"`
-		Seconds      float64 `json:"seconds"`
-		PerSecond    float64 `json:"pipelines_per_second"`
-		JobsOfLatest int     `json:"jobs_of_latest_pipeline"`
-	} `json:"end_to_end"`
-	Burst *struct {
-		Schedules        int     `json:"schedules"`
-		Projects         int     `json:"projects"`
-		Pipelines        int     `json:"pipelines"`
-		Duplicates       int     `json:"duplicate_slots"`
-		AllExistSeconds  float64 `json:"all_exist_after_seconds"`
-		FirstSeconds     float64 `json:"first_created_after_seconds"`
-		LastSeconds      float64 `json:"last_created_after_seconds"`
-		Complete         bool    `json:"complete"`
-		DuringBurstNon2x int64   `json:"ordinary_during_burst_non_2xx"`
-		DuringBurst      struct {
-			Count int64   `json:"count"`
-			P50   float64 `json:"p50"`
-			P99   float64 `json:"p99"`
-			Max   float64 `json:"max"`
-		} `json:"ordinary_during_burst_ms"`
-	} `json:"burst"`
+	Result *loadresult.Result
 }
 
 func run(ctx context.Context, c config) error {
@@ -151,7 +107,9 @@ func run(ctx context.Context, c config) error {
 	}
 
 	var figs []figure
-	add := func(key, name string, r *loadResult) { figs = append(figs, figure{Key: key, Name: name, Result: r}) }
+	add := func(key, name string, r *loadresult.Result) {
+		figs = append(figs, figure{Key: key, Name: name, Result: r})
+	}
 	conc := strconv.Itoa(c.Concurrency)
 	short := c.Short.String()
 
@@ -342,7 +300,7 @@ func (s *stack) stopAll() {
 
 // load runs the load tool against the ingress (unless args say otherwise)
 // and reads its JSON result.
-func (s *stack) load(ctx context.Context, name string, args ...string) (*loadResult, error) {
+func (s *stack) load(ctx context.Context, name string, args ...string) (*loadresult.Result, error) {
 	out := filepath.Join(s.c.Work, name+".json")
 	all := []string{"-url", "http://" + s.ingress, "-admin-token", s.admin, "-json", out, "-label", name}
 	all = append(all, args...)
@@ -358,7 +316,7 @@ func (s *stack) load(ctx context.Context, name string, args ...string) (*loadRes
 	if err != nil {
 		return nil, err
 	}
-	var r loadResult
+	var r loadresult.Result
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("%s: %w", out, err)
 	}

@@ -5,11 +5,13 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/triggerd/triggerd/test/loadresult"
 )
 
 // renderReport writes docs/BENCHMARKS.md from the figures of one run.
 func renderReport(c config, figs []figure) string {
-	by := map[string]*loadResult{}
+	by := map[string]*loadresult.Result{}
 	for _, f := range figs {
 		by[f.Key] = f.Result
 	}
@@ -130,7 +132,7 @@ figures were made, and what follows from it:
 func num(v float64) string {
 	s := fmt.Sprintf("%.0f", v)
 	n := len(s)
-	if n <= 4 {
+	if n <= 3 || v < 0 {
 		return s
 	}
 	var out []byte

@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/triggerd/triggerd/test/loadresult"
 )
 
 // runBurst measures a cron burst: c.Schedules active schedules spread over
@@ -18,7 +20,7 @@ import (
 // triggers arrive at c.Rate. It reports the time from the boundary until
 // every schedule's pipeline exists, read from the stack's database, and the
 // latency of the ordinary triggers sent during that time.
-func runBurst(ctx context.Context, c config, m *mix) (*result, error) {
+func runBurst(ctx context.Context, c config, m *mix) (*loadresult.Result, error) {
 	if c.Rate <= 0 {
 		return nil, errors.New("-schedules needs -rate: the ordinary triggers during the burst arrive at a fixed rate")
 	}
@@ -71,10 +73,10 @@ func runBurst(ctx context.Context, c config, m *mix) (*result, error) {
 	d := newDriver(c, fx, m)
 	d.keepSamples = true
 	stop := make(chan struct{})
-	done := make(chan *result, 1)
+	done := make(chan *loadresult.Result, 1)
 	go func() { done <- d.runUntil(ctx, 10*time.Minute, stop) }()
 
-	b := &burstResult{Schedules: c.Schedules, Projects: c.Projects, Boundary: boundary.UTC()}
+	b := &loadresult.Burst{Schedules: c.Schedules, Projects: c.Projects, Boundary: boundary.UTC()}
 	var allAt time.Time
 	deadline := boundary.Add(5 * time.Minute)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
@@ -122,7 +124,7 @@ func runBurst(ctx context.Context, c config, m *mix) (*result, error) {
 			b.DuringBurstNon2x++
 		}
 	}
-	b.DuringBurst = latencyOf(during)
+	b.DuringBurst = loadresult.LatencyOf(during)
 	res.Burst = b
 	return res, nil
 }

@@ -20,6 +20,8 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/google/uuid"
+
+	"github.com/triggerd/triggerd/test/loadresult"
 )
 
 // The trigger forms GitLab documents, in the order of -mix.
@@ -145,11 +147,11 @@ func newHistogram() *hdrhistogram.Histogram {
 
 // run sends until d elapses or stop is closed, then waits for the requests
 // in flight.
-func (d *driver) run(ctx context.Context, dur time.Duration) *result {
+func (d *driver) run(ctx context.Context, dur time.Duration) *loadresult.Result {
 	return d.runUntil(ctx, dur, nil)
 }
 
-func (d *driver) runUntil(ctx context.Context, dur time.Duration, stop <-chan struct{}) *result {
+func (d *driver) runUntil(ctx context.Context, dur time.Duration, stop <-chan struct{}) *loadresult.Result {
 	d.started = time.Now()
 	end := d.started.Add(dur)
 	ctx, cancel := context.WithCancel(ctx)
@@ -403,14 +405,14 @@ func (d *driver) progress(ctx context.Context, done chan<- struct{}) {
 }
 
 // result summarises the run.
-func (d *driver) result(elapsed time.Duration) *result {
+func (d *driver) result(elapsed time.Duration) *loadresult.Result {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	r := &result{
+	r := &loadresult.Result{
 		Label: d.c.Label, Target: d.c.URL, Mode: "closed", Concurrency: d.c.Concurrency,
 		OfferedRate: d.c.Rate, Forms: d.mix.String(), Keys: d.c.Keys, Async: d.c.Async,
 		Seconds: elapsed.Seconds(), Statuses: map[string]int64{}, Errors: d.errors, ErrorSample: d.errorSample,
-		Latency: latencyOf(d.hist),
+		Latency: loadresult.LatencyOf(d.hist),
 	}
 	if d.c.Rate > 0 {
 		r.Mode = "open"

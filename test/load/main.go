@@ -26,6 +26,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/triggerd/triggerd/test/loadresult"
 )
 
 // config is the command line.
@@ -87,7 +89,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
-	res.print(os.Stdout)
+	res.Print(os.Stdout)
 	if c.JSON != "" {
 		if err := writeJSON(c.JSON, res); err != nil {
 			fmt.Fprintln(os.Stderr, "load:", err)
@@ -96,7 +98,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, c config) (*result, error) {
+func run(ctx context.Context, c config) (*loadresult.Result, error) {
 	mix, err := parseMix(c.Mix)
 	if err != nil {
 		return nil, err

@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/triggerd/triggerd/test/loadresult"
 )
 
 // apiClient calls the GitLab API of the stack under test, as an
@@ -297,9 +299,9 @@ func (fx *fixture) jobsOfLatest(ctx context.Context) (int, error) {
 // waitVisible polls until every pipeline the run was promised exists, and
 // reports the end-to-end rate: pipelines over the time from the first
 // request until the last one was visible.
-func (fx *fixture) waitVisible(ctx context.Context, d *driver, before int, wait time.Duration) (*e2eResult, error) {
+func (fx *fixture) waitVisible(ctx context.Context, d *driver, before int, wait time.Duration) (*loadresult.E2E, error) {
 	want := d.promised()
-	r := &e2eResult{Expected: want}
+	r := &loadresult.E2E{Expected: want}
 	deadline := time.Now().Add(wait)
 	for {
 		n, err := fx.pipelineCount(ctx)

@@ -1,4 +1,6 @@
-package main
+// Package loadresult is what the load tool (test/load) measured in one run,
+// as it prints it and as it writes it in JSON for make bench (test/bench).
+package loadresult
 
 import (
 	"fmt"
@@ -11,9 +13,9 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// result is what one run measured; it is printed as a table and written
+// Result is what one run measured; it is printed as a table and written
 // as JSON.
-type result struct {
+type Result struct {
 	Label             string           `json:"label,omitempty"`
 	Target            string           `json:"target"`
 	Mode              string           `json:"mode"`
@@ -29,13 +31,13 @@ type result struct {
 	Statuses          map[string]int64 `json:"statuses"`
 	Errors            int64            `json:"errors"`
 	ErrorSample       string           `json:"error_sample,omitempty"`
-	Latency           latency          `json:"latency_ms"`
-	E2E               *e2eResult       `json:"end_to_end,omitempty"`
-	Burst             *burstResult     `json:"burst,omitempty"`
+	Latency           Latency          `json:"latency_ms"`
+	E2E               *E2E             `json:"end_to_end,omitempty"`
+	Burst             *Burst           `json:"burst,omitempty"`
 }
 
-// latency is in milliseconds.
-type latency struct {
+// Latency is in milliseconds.
+type Latency struct {
 	Count int64   `json:"count"`
 	Mean  float64 `json:"mean"`
 	P50   float64 `json:"p50"`
@@ -44,21 +46,23 @@ type latency struct {
 	Max   float64 `json:"max"`
 }
 
-func latencyOf(h *hdrhistogram.Histogram) latency {
+// LatencyOf reads the percentiles of a histogram of microseconds.
+func LatencyOf(h *hdrhistogram.Histogram) Latency {
 	ms := func(us int64) float64 { return float64(us) / 1000 }
-	return latency{
+	return Latency{
 		Count: h.TotalCount(), Mean: h.Mean() / 1000,
 		P50: ms(h.ValueAtQuantile(50)), P95: ms(h.ValueAtQuantile(95)),
 		P99: ms(h.ValueAtQuantile(99)), Max: ms(h.Max()),
 	}
 }
 
-func (l latency) String() string {
+// String is the percentiles on one line.
+func (l Latency) String() string {
 	return fmt.Sprintf("p50 %.1f ms  p95 %.1f ms  p99 %.1f ms  max %.1f ms  (n=%d)", l.P50, l.P95, l.P99, l.Max, l.Count)
 }
 
-// e2eResult is how fast accepted triggers became visible pipelines.
-type e2eResult struct {
+// E2E is how fast accepted triggers became visible pipelines.
+type E2E struct {
 	Expected     int     `json:"expected_pipelines"`
 	Visible      int     `json:"visible_pipelines"`
 	Complete     bool    `json:"complete"`
@@ -67,8 +71,8 @@ type e2eResult struct {
 	JobsOfLatest int     `json:"jobs_of_latest_pipeline"`
 }
 
-// burstResult is what a schedule burst measured.
-type burstResult struct {
+// Burst is what a schedule burst measured.
+type Burst struct {
 	Schedules        int       `json:"schedules"`
 	Projects         int       `json:"projects"`
 	Boundary         time.Time `json:"boundary"`
@@ -78,11 +82,12 @@ type burstResult struct {
 	FirstSeconds     float64   `json:"first_created_after_seconds"`
 	LastSeconds      float64   `json:"last_created_after_seconds"`
 	Complete         bool      `json:"complete"`
-	DuringBurst      latency   `json:"ordinary_during_burst_ms"`
+	DuringBurst      Latency   `json:"ordinary_during_burst_ms"`
 	DuringBurstNon2x int64     `json:"ordinary_during_burst_non_2xx"`
 }
 
-func (r *result) print(w io.Writer) {
+// Print writes the result as a table.
+func (r *Result) Print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, a...)...) }
 	if r.Label != "" {
