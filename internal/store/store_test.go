@@ -61,12 +61,8 @@ func TestCreatePipelineIIDsHaveNoGapsUnderConcurrency(t *testing.T) {
 // that project; without it, the second waits for the first's commit.
 func TestHotRowsOnDoesNotWaitForCommits(t *testing.T) {
 	ctx := context.Background()
-	pool := testenv.Pool(t)
-	admin, err := store.New(pool).EnsureAdmin(ctx, secret.Digest("x"))
-	require.NoError(t, err)
-	var projectID int64
-	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO projects (namespace_id, name, path, path_with_namespace)
-		SELECT id, 'p', 'p', 'root/p' FROM namespaces WHERE owner_id = $1 RETURNING id`, admin.ID).Scan(&projectID))
+	p := newProject(t)
+	pool, projectID := p.pool, p.id
 	np := func() store.NewPipeline {
 		return store.NewPipeline{ProjectID: projectID, EventID: testenv.Name("ev"), SHA: "abc", Ref: "main", Status: "created", Source: "trigger"}
 	}
