@@ -62,10 +62,10 @@ func loadConfig(args []string) (config, error) {
 	natsURL := conf.String(fs, "nats-url", "NATS_URL", "nats://"+conf.DefaultEmbeddedNATS, "NATS server URL (default: the dev stack's embedded server)")
 	metricsAddr := conf.String(fs, "metrics-addr", "METRICS_ADDR", "", "listen address of /metrics, /-/health, /-/readiness and pprof (empty: none)")
 	conc := conf.Int(fs, "concurrency", "DISPATCHER_CONCURRENCY", 16, "job events processed at once")
-	batches := conf.Int(fs, "batches", "DISPATCHER_BATCHES", 4, "batches of trigger events decided at once")
+	batches := conf.Int(fs, "batches", "DISPATCHER_BATCHES", 1, "batches of trigger events decided at once")
 	batchSize := conf.Int(fs, "batch-size", "DISPATCHER_BATCH_SIZE", 256, "trigger events decided in one transaction at most")
-	schedBatches := conf.Int(fs, "schedule-batches", "DISPATCHER_SCHEDULE_BATCHES", 0, "batches of schedule slots decided at once (0: DISPATCHER_BATCHES)")
-	schedBatchSize := conf.Int(fs, "schedule-batch-size", "DISPATCHER_SCHEDULE_BATCH_SIZE", 0, "schedule slots decided in one transaction at most (0: DISPATCHER_BATCH_SIZE)")
+	schedBatches := conf.Int(fs, "schedule-batches", "DISPATCHER_SCHEDULE_BATCHES", 4, "batches of schedule slots decided at once")
+	schedBatchSize := conf.Int(fs, "schedule-batch-size", "DISPATCHER_SCHEDULE_BATCH_SIZE", 256, "schedule slots decided in one transaction at most")
 	rateProject := conf.Int(fs, "pipeline-rate-limit-project", "PIPELINE_RATE_LIMIT_PROJECT", 0,
 		"pipelines one project may create per minute (0: no limit)")
 	rateToken := conf.Int(fs, "pipeline-rate-limit-token", "PIPELINE_RATE_LIMIT_TOKEN", 0,
@@ -101,8 +101,8 @@ func loadConfig(args []string) (config, error) {
 		return config{}, fmt.Errorf("DISPATCHER_MAX_DELIVER must be at least 1, not %d", cfg.MaxDeliver)
 	case cfg.Batches < 1 || cfg.BatchSize < 1:
 		return config{}, fmt.Errorf("DISPATCHER_BATCHES and DISPATCHER_BATCH_SIZE must be at least 1, not %d and %d", cfg.Batches, cfg.BatchSize)
-	case cfg.SchedBatches < 0 || cfg.SchedBatchSize < 0:
-		return config{}, fmt.Errorf("DISPATCHER_SCHEDULE_BATCHES and DISPATCHER_SCHEDULE_BATCH_SIZE must not be negative")
+	case cfg.SchedBatches < 1 || cfg.SchedBatchSize < 1:
+		return config{}, fmt.Errorf("DISPATCHER_SCHEDULE_BATCHES and DISPATCHER_SCHEDULE_BATCH_SIZE must be at least 1, not %d and %d", cfg.SchedBatches, cfg.SchedBatchSize)
 	case cfg.CatchUp != "latest" && cfg.CatchUp != "none":
 		return config{}, fmt.Errorf("SCHEDULE_CATCH_UP must be latest or none, not %q", cfg.CatchUp)
 	case cfg.BridgeMaxDepth < 1:
@@ -142,7 +142,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	pool, err := store.Connect(ctx, store.PoolConfig{URL: cfg.DatabaseURL, ApplicationName: "triggerd-dispatcher-" + strconv.Itoa(os.Getpid()),
-		MaxConns: int32(cfg.Concurrency + cfg.Batches + max(cfg.Batches, cfg.SchedBatches) + 4)})
+		MaxConns: int32(cfg.Concurrency + cfg.Batches + cfg.SchedBatches + 4)})
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	// the flush of its commit carries the iid's with it. An iid taken but
 	// lost in a crash belonged to a pipeline that was never committed.
 	hot, err := store.Connect(ctx, store.PoolConfig{URL: cfg.DatabaseURL, ApplicationName: "triggerd-dispatcher-hot-" + strconv.Itoa(os.Getpid()),
-		MaxConns: int32(cfg.Batches + max(cfg.Batches, cfg.SchedBatches) + 1), AsyncCommit: true})
+		MaxConns: int32(cfg.Batches + cfg.SchedBatches + 1), AsyncCommit: true})
 	if err != nil {
 		return err
 	}
