@@ -178,47 +178,68 @@ func (w *Worker) decode(m jetstream.Msg) (*delivery, bool) {
 // handleBatch decides a batch of events. Events of bridges are handled one
 // by one (each locks its upstream pipeline); all others are decided in one
 // transaction. Should that fail, each is tried alone, so that one event that
-// cannot be decided does not hold back the others.
-func (w *Worker) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
-	start := time.Now()
+// cannot be decided does not hold back the others. The ingresses waiting
+// for the events are answered at once; publishing the jobs and acking are
+// returned as the batch's follow-up (see broker.WorkBatches).
+func (w *Worker) handleBatch(ctx context.Context, msgs []jetstream.Msg) func() {
 	batchSize.Observe(float64(len(msgs)))
-	defer func() { batchDuration.Observe(time.Since(start).Seconds()) }()
 	var batch []*delivery
+	var followUps []func()
 	for _, m := range msgs {
 		d, ok := w.decode(m)
 		switch {
 		case !ok:
 		case d.ev.BridgeID != 0:
-			w.handle(ctx, d)
+			followUps = append(followUps, w.handle(ctx, d))
 		default:
 			batch = append(batch, d)
 		}
 	}
-	if len(batch) == 0 {
-		return
+	switch len(batch) {
+	case 0:
+	case 1:
+		followUps = append(followUps, w.handle(ctx, batch[0]))
+	default:
+		followUps = append(followUps, w.decideBatch(ctx, batch))
 	}
-	if len(batch) == 1 {
-		w.handle(ctx, batch[0])
-		return
-	}
+	return inOrder(followUps)
+}
+
+// decideBatch decides events in one transaction, or, should that fail,
+// each alone.
+func (w *Worker) decideBatch(ctx context.Context, batch []*delivery) func() {
 	evs := make([]*event.TriggerRequested, len(batch))
 	for i, d := range batch {
 		evs[i] = &d.ev
 	}
 	var results []result
+	start := time.Now()
 	err := w.inTx(ctx, func(q *store.Queries) error {
 		var err error
 		results, err = w.c.processBatch(ctx, q, evs)
 		return err
 	})
-	if err != nil {
-		w.log.Info("batch failed; deciding its events one by one", "events", len(batch), "err", err)
-		for _, d := range batch {
-			w.handle(ctx, d)
-		}
-		return
+	decideDuration.Observe(time.Since(start).Seconds())
+	if err == nil {
+		return w.finish(ctx, batch, results)
 	}
-	w.finish(ctx, batch, results)
+	w.log.Info("batch failed; deciding its events one by one", "events", len(batch), "err", err)
+	followUps := make([]func(), 0, len(batch))
+	for _, d := range batch {
+		followUps = append(followUps, w.handle(ctx, d))
+	}
+	return inOrder(followUps)
+}
+
+// inOrder is one follow-up running fs, but for the nil ones, in order.
+func inOrder(fs []func()) func() {
+	return func() {
+		for _, f := range fs {
+			if f != nil {
+				f()
+			}
+		}
+	}
 }
 
 // inTx runs fn in a transaction whose iids and trigger touches, with
@@ -232,8 +253,9 @@ func (w *Worker) inTx(ctx context.Context, fn func(q *store.Queries) error) erro
 	})
 }
 
-// handle decides one event in its own transaction.
-func (w *Worker) handle(ctx context.Context, d *delivery) {
+// handle decides one event in its own transaction and returns its
+// follow-up, if it was decided.
+func (w *Worker) handle(ctx context.Context, d *delivery) func() {
 	var res result
 	err := w.inTx(ctx, func(q *store.Queries) error {
 		var err error
@@ -249,7 +271,7 @@ func (w *Worker) handle(ctx context.Context, d *delivery) {
 				"delivered", d.delivered, "retry_in", delay.String())
 			retryBridgeRef.Inc()
 			_ = d.msg.NakWithDelay(delay)
-			return
+			return nil
 		}
 		err = w.inTx(ctx, func(q *store.Queries) error {
 			var err error
@@ -262,7 +284,7 @@ func (w *Worker) handle(ctx context.Context, d *delivery) {
 		if w.kill(ctx, d.msg, d.ev.ProjectID, err) {
 			deadExhausted.Inc()
 		}
-		return
+		return nil
 	}
 	if err != nil {
 		delay := retryDelay(d.delivered)
@@ -270,45 +292,51 @@ func (w *Worker) handle(ctx context.Context, d *delivery) {
 			"delivered", d.delivered, "retry_in", delay.String())
 		retryError.Inc()
 		_ = d.msg.NakWithDelay(delay)
-		return
+		return nil
 	}
-	w.finish(ctx, []*delivery{d}, []result{res})
+	return w.finish(ctx, []*delivery{d}, []result{res})
 }
 
-// finish follows up on decided events after their commit: it answers the
-// ingresses waiting for them, publishes the jobs and bridges the new
-// pipelines released, and acks the events. A failed publication naks them
-// all; their redelivery finds the decisions and publishes again.
-func (w *Worker) finish(ctx context.Context, ds []*delivery, results []result) {
+// finish answers the ingresses waiting for decided events, after their
+// commit, and returns the rest of their follow-up: publish the jobs and
+// bridges the new pipelines released, then ack the events. A failed
+// publication naks them all; their redelivery finds the decisions and
+// publishes again.
+func (w *Worker) finish(ctx context.Context, ds []*delivery, results []result) func() {
 	if w.cfg.CrashAfterCommit {
 		w.log.Warn("crash-after-commit fault injection: exiting before ack")
 		os.Exit(3)
 	}
-	var jobs []store.JobRef
-	var touched []int64
 	for i, d := range ds {
-		res := results[i]
-		res.outcome.EventID = d.ev.EventID
-		w.reply(d.log, d.msg, res.outcome)
-		jobs = append(jobs, res.jobs...)
-		touched = append(touched, res.touched...)
+		results[i].outcome.EventID = d.ev.EventID
+		w.reply(d.log, d.msg, results[i].outcome)
 	}
-	err := pipeline.PublishJobs(ctx, w.js, jobs)
-	if err == nil && len(touched) > 0 {
-		err = pipeline.PublishPending(ctx, w.pool, w.js, touched...)
-	}
-	if err != nil {
-		w.log.Warn("publish follow-ups failed; will retry", "events", len(ds), "err", err)
-		retryPublish.Add(float64(len(ds)))
-		for _, d := range ds {
-			_ = d.msg.NakWithDelay(time.Second)
+	return func() {
+		start := time.Now()
+		defer func() { followUpDuration.Observe(time.Since(start).Seconds()) }()
+		var jobs []store.JobRef
+		var touched []int64
+		for _, res := range results {
+			jobs = append(jobs, res.jobs...)
+			touched = append(touched, res.touched...)
 		}
-		return
-	}
-	for i, d := range ds {
-		countDecided(d.ev.Source, results[i])
-		if err := d.msg.Ack(); err != nil {
-			d.log.Warn("ack", "err", err)
+		err := pipeline.PublishJobs(ctx, w.js, jobs)
+		if err == nil && len(touched) > 0 {
+			err = pipeline.PublishPending(ctx, w.pool, w.js, touched...)
+		}
+		if err != nil {
+			w.log.Warn("publish follow-ups failed; will retry", "events", len(ds), "err", err)
+			retryPublish.Add(float64(len(ds)))
+			for _, d := range ds {
+				_ = d.msg.NakWithDelay(time.Second)
+			}
+			return
+		}
+		for i, d := range ds {
+			countDecided(d.ev.Source, results[i])
+			if err := d.msg.Ack(); err != nil {
+				d.log.Warn("ack", "err", err)
+			}
 		}
 	}
 }

@@ -34,11 +34,14 @@ var (
 		Help:    "Trigger events handed to one batch decision.",
 		Buckets: prometheus.ExponentialBuckets(1, 2, 10), // 1 … 512
 	})
-	batchDuration = promauto.NewHistogram(prometheus.HistogramOpts{
-		Name:    "triggerd_dispatcher_batch_duration_seconds",
-		Help:    "Time to handle one batch of trigger events: decide them (transaction included), reply, publish their jobs and ack.",
+	batchDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "triggerd_dispatcher_batch_duration_seconds",
+		Help: "Time spent on one batch of trigger events, by stage: decide (the transaction, commit included) " +
+			"and follow_up (reply to the ingresses, publish the jobs, ack).",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-	})
+	}, []string{"stage"})
+	decideDuration   = batchDuration.WithLabelValues("decide")
+	followUpDuration = batchDuration.WithLabelValues("follow_up")
 
 	redeliveries = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "triggerd_dispatcher_trigger_redeliveries_total",

@@ -38,13 +38,22 @@ type WorkOptions struct {
 // unacknowledged: JetStream redelivers it after its AckWait.
 func Work(ctx context.Context, cons jetstream.Consumer, opts WorkOptions, handle func(context.Context, jetstream.Msg)) error {
 	opts.MaxBatch = 1
-	return WorkBatches(ctx, cons, opts, func(ctx context.Context, ms []jetstream.Msg) { handle(ctx, ms[0]) })
+	return WorkBatches(ctx, cons, opts, func(ctx context.Context, ms []jetstream.Msg) func() {
+		handle(ctx, ms[0])
+		return nil
+	})
 }
 
 // WorkBatches is Work handing each handler every message already pulled,
 // up to opts.MaxBatch at once: a handler never waits for a batch to fill,
 // so batches grow with the load and a lone message is handled at once.
-func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions, handle func(context.Context, []jetstream.Msg)) error {
+//
+// A handler may return a follow-up (or nil): what is left to do for its
+// batch that the next batch need not wait for, such as publishing and
+// acknowledging. The follow-up runs while the same handler goroutine takes
+// its next batch; each goroutine has at most one follow-up running and
+// waits for it before starting another, and for the last before it stops.
+func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions, handle func(context.Context, []jetstream.Msg) (followUp func())) error {
 	if opts.Concurrency < 1 {
 		opts.Concurrency = 1
 	}
@@ -71,8 +80,24 @@ func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var previous chan struct{} // closed when the last follow-up is done
 			for m := range msgs {
-				handle(workCtx, takeBatch(m, msgs, opts.MaxBatch))
+				next := handle(workCtx, takeBatch(m, msgs, opts.MaxBatch))
+				if next == nil {
+					continue
+				}
+				if previous != nil {
+					<-previous
+				}
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					next()
+				}()
+				previous = done
+			}
+			if previous != nil {
+				<-previous
 			}
 		}()
 	}

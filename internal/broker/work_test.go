@@ -1,0 +1,81 @@
+package broker_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/triggerd/triggerd/internal/broker"
+)
+
+// A batch's follow-up runs while its goroutine takes the next batch; the
+// next follow-up waits for it, and WorkBatches returns only after the last.
+func TestWorkBatchesOverlapsFollowUps(t *testing.T) {
+	js := jetStream(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	require.NoError(t, broker.EnsureStreams(ctx, js, broker.StreamConfig{}))
+	cons, err := broker.DispatcherConsumer(ctx, js, time.Minute)
+	require.NoError(t, err)
+
+	batches := make(chan int, 10)
+	release := make(chan struct{})
+	var handled atomic.Int32
+	var firstDone, secondStarted, secondDone atomic.Bool
+	handle := func(_ context.Context, msgs []jetstream.Msg) func() {
+		n := int(handled.Add(1))
+		batches <- n
+		return func() {
+			if n == 1 {
+				<-release
+				firstDone.Store(true)
+			} else {
+				secondStarted.Store(true)
+				require.True(t, firstDone.Load(), "a follow-up started before the previous one ended")
+				secondDone.Store(true)
+			}
+			for _, m := range msgs {
+				_ = m.Ack()
+			}
+		}
+	}
+	returned := make(chan error, 1)
+	go func() {
+		returned <- broker.WorkBatches(ctx, cons, broker.WorkOptions{Name: "test", Concurrency: 1, MaxBatch: 8,
+			DrainWait: time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, handle)
+	}()
+
+	require.NoError(t, publishTriggers(t, js, 0, 1))
+	require.Equal(t, 1, <-batches)
+	// The first follow-up is blocked; the next batch is handled anyway.
+	require.NoError(t, publishTriggers(t, js, 1, 1))
+	select {
+	case n := <-batches:
+		require.Equal(t, 2, n)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second batch waited for the first batch's follow-up")
+	}
+	require.Never(t, secondStarted.Load, 100*time.Millisecond, 10*time.Millisecond,
+		"the second follow-up ran while the first was still running")
+
+	cancel()
+	select {
+	case <-returned:
+		t.Fatal("WorkBatches returned before its follow-ups ran")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case err := <-returned:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("WorkBatches did not return")
+	}
+	require.True(t, secondDone.Load())
+}
