@@ -352,14 +352,14 @@ func (c *creator) insert(ctx context.Context, q *store.Queries, nps []store.NewP
 	if len(nps) == 0 {
 		return nil, nil
 	}
-	ids, jobs, err := q.CreatePipelines(ctx, nps)
+	pls, jobs, err := q.CreatePipelines(ctx, nps)
 	if err != nil {
 		return nil, fmt.Errorf("insert pipelines: %w", err)
 	}
 	var triggerIDs []int64
 	for i, np := range nps {
 		if np.UpstreamPipelineID != nil {
-			if err := q.SetDownstreamLineage(ctx, ids[i], *np.UpstreamPipelineID); err != nil {
+			if err := q.SetDownstreamLineage(ctx, pls[i].ID, *np.UpstreamPipelineID); err != nil {
 				return nil, fmt.Errorf("place downstream pipeline: %w", err)
 			}
 		}
@@ -374,20 +374,14 @@ func (c *creator) insert(ctx context.Context, q *store.Queries, nps []store.NewP
 		}
 	}
 	// The answer shows each pipeline as created, as GitLab's does.
-	pls, err := q.PipelinesByIDs(ctx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read new pipelines: %w", err)
-	}
-	byID := byKey(pls, func(p store.Pipeline) int64 { return p.ID })
-	results := make([]result, len(ids))
-	index := make(map[int64]int, len(ids))
-	for i, id := range ids {
-		pl := byID[id]
+	results := make([]result, len(pls))
+	index := make(map[int64]int, len(pls))
+	for i, pl := range pls {
 		if len(nps[i].Jobs) > 0 {
 			pl = asCreated(pl)
 		}
-		results[i] = result{outcome: event.PipelineOutcome(pl), pipelineID: id}
-		index[id] = i
+		results[i] = result{outcome: event.PipelineOutcome(pl), pipelineID: pl.ID}
+		index[pl.ID] = i
 	}
 	for _, j := range jobs {
 		if j.Status != pipestate.StatusPending {

@@ -67,13 +67,13 @@ type CreatedJob struct {
 }
 
 // CreatePipelines inserts pipelines, each with the next iid of its project,
-// with their variables and jobs, and returns their ids in order and every
-// job made. It must run in a transaction. The projects' iid counter rows are
+// with their variables and jobs, and returns them as inserted, in order,
+// and every job made. It must run in a transaction. The projects' iid counter rows are
 // locked in id order, so concurrent batches cannot deadlock on them; they
 // stay locked until commit, which keeps iids free of gaps, unless q runs hot
 // rows apart (HotRowsOn). A pipeline for
 // an event that already has one is ErrDuplicate, and nothing is inserted.
-func (q *Queries) CreatePipelines(ctx context.Context, nps []NewPipeline) ([]int64, []CreatedJob, error) {
+func (q *Queries) CreatePipelines(ctx context.Context, nps []NewPipeline) ([]Pipeline, []CreatedJob, error) {
 	if len(nps) == 0 {
 		return nil, nil, nil
 	}
@@ -81,9 +81,13 @@ func (q *Queries) CreatePipelines(ctx context.Context, nps []NewPipeline) ([]int
 	if err != nil {
 		return nil, nil, err
 	}
-	ids, err := q.insertPipelines(ctx, nps, iids)
+	pls, err := q.insertPipelines(ctx, nps, iids)
 	if err != nil {
 		return nil, nil, err
+	}
+	ids := make([]int64, len(pls))
+	for i, pl := range pls {
+		ids[i] = pl.ID
 	}
 	if err := q.insertPipelineVariables(ctx, nps, ids); err != nil {
 		return nil, nil, err
@@ -92,16 +96,16 @@ func (q *Queries) CreatePipelines(ctx context.Context, nps []NewPipeline) ([]int
 	if err != nil {
 		return nil, nil, err
 	}
-	return ids, jobs, nil
+	return pls, jobs, nil
 }
 
 // CreatePipeline is CreatePipelines for one pipeline.
 func (q *Queries) CreatePipeline(ctx context.Context, np NewPipeline) (int64, error) {
-	ids, _, err := q.CreatePipelines(ctx, []NewPipeline{np})
+	pls, _, err := q.CreatePipelines(ctx, []NewPipeline{np})
 	if err != nil {
 		return 0, err
 	}
-	return ids[0], nil
+	return pls[0].ID, nil
 }
 
 // allocateIIDs takes the next iids of every project of nps, in order. The
@@ -155,8 +159,9 @@ func (q *Queries) allocateIIDs(ctx context.Context, nps []NewPipeline) ([]int64,
 	return iids, nil
 }
 
-// insertPipelines inserts the pipeline rows and returns their ids in order.
-func (q *Queries) insertPipelines(ctx context.Context, nps []NewPipeline, iids []int64) ([]int64, error) {
+// insertPipelines inserts the pipeline rows and returns them as inserted, in
+// order.
+func (q *Queries) insertPipelines(ctx context.Context, nps []NewPipeline, iids []int64) ([]Pipeline, error) {
 	n := len(nps)
 	var (
 		projectIDs                                        = make([]int64, n)
@@ -180,7 +185,7 @@ func (q *Queries) insertPipelines(ctx context.Context, nps []NewPipeline, iids [
 		inputs[i], payloads[i], predefined[i] = jsonText(np.Inputs), jsonText(np.TriggerPayload), jsonText(np.PredefinedVariables)
 		committedAt[i] = np.CommittedAt
 	}
-	rows, err := q.db.Query(ctx, `INSERT INTO pipelines (project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors,
+	rows, err := q.db.Query(ctx, `WITH pl AS (INSERT INTO pipelines (project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors,
 			failure_reason, user_id, trigger_id, upstream_job_id, upstream_pipeline_id, upstream_project_id, inputs, committed_at,
 			trigger_payload, predefined_variables, schedule_id, warnings, started_at, finished_at, duration, queued_duration)
 		SELECT project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors, failure_reason, user_id, trigger_id,
@@ -194,32 +199,24 @@ func (q *Queries) insertPipelines(ctx context.Context, nps []NewPipeline, iids [
 				trigger_id, upstream_job_id, upstream_pipeline_id, upstream_project_id, inputs, committed_at, trigger_payload,
 				predefined, schedule_id, warnings, finished, ord)
 		ORDER BY ord
-		RETURNING id, project_id, iid`,
+		RETURNING *)
+		SELECT `+pipelineColumns+` FROM pl`+pipelineJoins,
 		projectIDs, iids, eventIDs, shas, refs, tags, statuses, sources, yamlErrors, failureReasons, userIDs, triggerIDs,
 		upstreamJobs, upstreamPipelines, upstreamProjects, inputs, committedAt, payloads, predefined, scheduleIDs, warnings, finished)
+	inserted, err := collectAll[Pipeline](rows, err)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, err
 	}
 	type key struct{ project, iid int64 }
-	byIID := make(map[key]int64, n)
-	for rows.Next() {
-		var id int64
-		var k key
-		if err := rows.Scan(&id, &k.project, &k.iid); err != nil {
-			rows.Close()
-			return nil, mapErr(err)
-		}
-		byIID[k] = id
+	byIID := make(map[key]int, n)
+	for i, pl := range inserted {
+		byIID[key{pl.ProjectID, pl.IID}] = i
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(err)
-	}
-	ids := make([]int64, n)
+	pls := make([]Pipeline, n)
 	for i := range nps {
-		ids[i] = byIID[key{projectIDs[i], iids[i]}]
+		pls[i] = inserted[byIID[key{projectIDs[i], iids[i]}]]
 	}
-	return ids, nil
+	return pls, nil
 }
 
 // insertPipelineVariables inserts every pipeline's own variables.
@@ -286,11 +283,6 @@ func (q *Queries) insertJobs(ctx context.Context, nps []NewPipeline, ids []int64
 		jobs = append(jobs, j)
 	}
 	return jobs, mapErr(rows.Err())
-}
-
-// PipelinesByIDs returns the pipelines among ids, whatever their project.
-func (q *Queries) PipelinesByIDs(ctx context.Context, ids []int64) ([]Pipeline, error) {
-	return collectAll[Pipeline](q.db.Query(ctx, pipelineSelect+` WHERE pl.id = ANY($1)`, ids))
 }
 
 // jsonText is a JSON document as text for a ::jsonb cast, nil when empty.

@@ -45,12 +45,17 @@ type Pipeline struct {
 	QueuedDuration     *int            `db:"queued_duration" json:"queued_duration"`
 }
 
-const pipelineSelect = `SELECT pl.id, pl.iid, pl.project_id, p.path_with_namespace AS project_path, pl.event_id, pl.sha,
+// pipelineColumns are a Pipeline's columns of rows pl (of pipelines) joined
+// with pipelineJoins.
+const (
+	pipelineColumns = `pl.id, pl.iid, pl.project_id, p.path_with_namespace AS project_path, pl.event_id, pl.sha,
 	pl.before_sha, pl.ref, pl.tag, pl.status, pl.warnings, pl.source, pl.yaml_errors, pl.failure_reason, pl.user_id,
 	u.username AS user_username, u.name AS user_name, u.state AS user_state, pl.trigger_id, pl.upstream_job_id,
 	pl.upstream_pipeline_id, pl.upstream_project_id, pl.inputs, pl.coverage, pl.created_at, pl.updated_at,
-	pl.started_at, pl.finished_at, pl.committed_at, pl.duration, pl.queued_duration
-	FROM pipelines pl JOIN projects p ON p.id = pl.project_id LEFT JOIN users u ON u.id = pl.user_id`
+	pl.started_at, pl.finished_at, pl.committed_at, pl.duration, pl.queued_duration`
+	pipelineJoins  = ` JOIN projects p ON p.id = pl.project_id LEFT JOIN users u ON u.id = pl.user_id`
+	pipelineSelect = `SELECT ` + pipelineColumns + ` FROM pipelines pl` + pipelineJoins
+)
 
 // PipelineByID returns a project's pipeline.
 func (q *Queries) PipelineByID(ctx context.Context, projectID, id int64) (Pipeline, error) {
