@@ -76,18 +76,27 @@ func (r *Relay) Close() {
 }
 
 func (r *Relay) deliver(m *nats.Msg) {
-	var o event.Outcome
-	if err := json.Unmarshal(m.Data, &o); err != nil {
-		r.log.Warn("bad outcome message", "subject", m.Subject, "err", err)
+	// The subject ends in the event id: route first, and decode only what
+	// someone waits for, on a goroutine of its own, so that this one
+	// subscription does not decode every answer of the process in turn.
+	eventID := strings.TrimPrefix(m.Subject, r.prefix)
+	r.mu.Lock()
+	chans := r.waiters[eventID]
+	delete(r.waiters, eventID)
+	r.mu.Unlock()
+	if len(chans) == 0 {
 		return
 	}
-	r.mu.Lock()
-	chans := r.waiters[o.EventID]
-	delete(r.waiters, o.EventID)
-	r.mu.Unlock()
-	for _, ch := range chans {
-		ch <- o // buffered, one outcome each
-	}
+	go func() {
+		var o event.Outcome
+		if err := json.Unmarshal(m.Data, &o); err != nil {
+			r.log.Warn("bad outcome message", "subject", m.Subject, "err", err)
+			return
+		}
+		for _, ch := range chans {
+			ch <- o // buffered, one outcome each
+		}
+	}()
 }
 
 // Await registers interest in an event's outcome. Several requests may wait
