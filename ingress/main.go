@@ -95,6 +95,7 @@ func loadConfig(args []string) (config, error) {
 }
 
 func main() {
+	conf.TuneGC()
 	cfg, err := loadConfig(os.Args[1:])
 	if err != nil {
 		conf.NewLogger("info", "ingress").Error("bad configuration", "err", err)

@@ -67,6 +67,7 @@ func loadConfig(args []string) (config, error) {
 }
 
 func main() {
+	conf.TuneGC()
 	cfg, err := loadConfig(os.Args[1:])
 	if err != nil {
 		conf.NewLogger("info", "runner-sim").Error("bad configuration", "err", err)

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"time"
 )
@@ -116,4 +117,19 @@ func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h requestIDHandler) WithGroup(name string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
+// DefaultGCPercent is the garbage collector's target when GOGC is not set.
+// The binaries keep small live heaps (tens of MiB) and allocate per request
+// and per event, so Go's default of collecting at twice the live heap spends
+// much CPU on collections: at 400 the development machine created about 13%
+// more pipelines per second, for a few more MiB of memory per process.
+const DefaultGCPercent = 400
+
+// TuneGC applies DefaultGCPercent unless GOGC says otherwise (GOMEMLIMIT,
+// when set, still bounds the heap).
+func TuneGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(DefaultGCPercent)
+	}
 }

@@ -36,6 +36,7 @@ const (
 )
 
 func main() {
+	conf.TuneGC()
 	fs := flag.NewFlagSet("ceiling", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:8090", "HTTP listen address")
 	natsURL := fs.String("nats-url", "nats://"+conf.DefaultEmbeddedNATS, "NATS server URL")

@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/triggerd/triggerd/internal/conf"
 	"github.com/triggerd/triggerd/test/loadresult"
 )
 
@@ -56,6 +57,7 @@ type config struct {
 }
 
 func main() {
+	conf.TuneGC()
 	var c config
 	fs := flag.NewFlagSet("load", flag.ExitOnError)
 	fs.StringVar(&c.URL, "url", "http://127.0.0.1:8080", "base URL of the ingress (or of the ceiling handler with -ceiling)")
