@@ -267,6 +267,13 @@ func (c *creator) decide(ctx context.Context, q *store.Queries, evs []*event.Tri
 	if err := q.InsertRejections(ctx, rejections); err != nil {
 		return nil, fmt.Errorf("record rejections: %w", err)
 	}
+	// Only what changes is written: a burst of schedules that ran fine
+	// before and now would otherwise update every one of them.
+	for id, reason := range scheduleErrors {
+		if sc := l.schedules[id]; sc != nil && (sc.LastError == nil && reason == "" || sc.LastError != nil && *sc.LastError == reason) {
+			delete(scheduleErrors, id)
+		}
+	}
 	if err := q.SetScheduleErrors(ctx, scheduleErrors); err != nil {
 		return nil, fmt.Errorf("record schedule outcomes: %w", err)
 	}

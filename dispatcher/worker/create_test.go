@@ -212,6 +212,9 @@ func TestProcessBatch(t *testing.T) {
 		return id
 	}
 	owned, orphan := schedule(true), schedule(false)
+	// The owned schedule failed before: running now clears its error.
+	_, err = f.pool.Exec(ctx, `UPDATE pipeline_schedules SET last_error = 'Reference not found' WHERE id = $1`, owned)
+	require.NoError(t, err)
 	scheduleEvent := func(id int64) *event.TriggerRequested {
 		return &event.TriggerRequested{EventID: "sched-" + strconv.FormatInt(id, 10), ProjectID: f.project, Source: "schedule", ScheduleID: id}
 	}
@@ -274,7 +277,7 @@ func TestProcessBatch(t *testing.T) {
 	require.Equal(t, []store.Variable{{Key: "UPLOAD_TO_S3", Value: "yes", VariableType: "env_var"}}, vars)
 	var lastErrors []*string
 	require.NoError(t, f.pool.QueryRow(ctx, `SELECT array_agg(last_error ORDER BY id) FROM pipeline_schedules`).Scan(&lastErrors))
-	require.Nil(t, lastErrors[0])
+	require.Nil(t, lastErrors[0], "a schedule that runs again shows no error")
 	require.Equal(t, msgScheduleNoOwner, *lastErrors[1])
 
 	// Every refusal is stored, and the whole batch replays the same.
