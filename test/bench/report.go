@@ -119,12 +119,19 @@ figures were made, and what follows from it:
 - The synchronous path costs more than the async one by the dispatcher's transaction and the reply: a
   batch reads what its events need in a few set-based queries, inserts pipelines, variables and jobs with
   one statement each, and commits once, but each of those is a round trip, and each commit is a WAL flush.
+- One batch loop per dispatcher does better here than several: the loop takes whatever has arrived, so
+  batches grow with the load, while more loops split the same arrivals into smaller transactions that contend
+  for the same cores and WAL flushes. Replies go out right after the commit; publishing the jobs and acking
+  run while the next batch is decided.
+- Garbage collection took about a seventh of the dispatcher's CPU at Go's default; every binary runs with
+  GOGC=400 unless told otherwise, which the ceiling handler and the load tool share.
 - A second dispatcher process on the same two cores does not add capacity; it adds connections, processes
   and contention. Dispatchers scale out across machines; (e) is here to show the cost on one.
 - During the burst (f) the schedule slots are consumed apart from ordinary triggers (their own subject and
   durable consumer), so no ordinary trigger queues behind ten thousand slots; what ordinary triggers still
   share with the burst is the CPU and Postgres, which the burst saturates. ` + "`DISPATCHER_SCHEDULE_BATCHES`" + `
-  gives the burst less of the machine: fewer loops lower ordinary latency and lengthen the burst.
+  and ` + "`DISPATCHER_SCHEDULE_BATCH_SIZE`" + ` set how much of the machine the burst takes: fewer and smaller
+  batches lower ordinary latency and lengthen the burst (docs/DECISIONS.md has the measurements).
 `)
 	return b.String()
 }
