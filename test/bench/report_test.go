@@ -22,7 +22,7 @@ func TestReportRatiosAndTargets(t *testing.T) {
 	f.Burst = &loadresult.Burst{Schedules: 10000, Projects: 100, Pipelines: 10000, AllExistSeconds: 6.5, Complete: true}
 	f.Burst.DuringBurst.P99 = 20
 	report := renderReport(config{Concurrency: 128}, []figure{
-		{Key: "a", Result: res(10000, 10)}, {Key: "b", Result: res(8000, 50)}, {Key: "c", Result: res(5000, 60)},
+		{Key: "a", Result: res(10000, 10)}, {Key: "b", Result: res(8000, 50)}, {Key: "b2", Result: res(4000, 50)}, {Key: "c", Result: res(5000, 60)},
 		{Key: "d", Result: d}, {Key: "e1", Result: res(5000, 60)}, {Key: "e2", Result: res(7500, 60)}, {Key: "f", Result: f},
 	})
 	row := func(key string) string {
@@ -37,6 +37,7 @@ func TestReportRatiosAndTargets(t *testing.T) {
 	for _, tc := range []struct{ key, want string }{
 		{"a", "10,000/s"},
 		{"b", "| 0.80 | ≥ 8,000/s | yes |"},
+		{"b2", "4,000/s accepted, p99 50.0 ms | 0.40 | – | – |"},
 		{"c", "| 0.50 | ≥ 5,000/s and ≥ 0.5 × (a) | yes |"},
 		{"d", "p99 40.0 ms | – | p99 ≤ 50 ms | yes |"},
 		{"e", "5,000/s vs 7,500/s (× 1.50) | 0.50 / 0.75"},
