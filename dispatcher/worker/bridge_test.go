@@ -221,6 +221,7 @@ after:
 	require.Equal(t, ev.Variables, vars)
 	rc, err := h.q.JobRunContext(h.ctx, mustPendingBuild(t, h, plB.ID))
 	require.NoError(t, err)
+	require.NoError(t, runPredefined(h.ctx, h.q, &rc))
 	require.Equal(t, "pipeline", rc.PredefinedVariables["CI_PIPELINE_SOURCE"])
 	lineage, err := h.q.PipelineLineage(h.ctx, plB.ID)
 	require.NoError(t, err)

@@ -620,9 +620,6 @@ func (c *creator) build(ctx context.Context, l *lookup, project store.Project, n
 		vars[v.Key] = v.Value
 	}
 	pre := predefined(project, commit, ref, user, ev, shortToken)
-	if np.PredefinedVariables, err = json.Marshal(pre); err != nil {
-		return nil, nil, err
-	}
 	p, err := cfg.Evaluate(ciconfig.Context{Source: ev.Source, Ref: ref.Name, Tag: np.Tag, Variables: vars, Predefined: pre})
 	switch {
 	case errors.Is(err, ciconfig.ErrNoJobs):

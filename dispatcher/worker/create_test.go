@@ -184,6 +184,49 @@ func TestPredefinedVariablesDriveRules(t *testing.T) {
 	require.Equal(t, http.StatusCreated, res.outcome.Status)
 }
 
+// A job's predefined variables are made when it runs, and are those its
+// pipeline's rules saw, TRIGGER_PAYLOAD byte for byte; a pipeline that
+// stored them when it was created keeps its own.
+func TestRunPredefinedMatchesCreation(t *testing.T) {
+	f := newFixture(t, docsCI)
+	ctx := context.Background()
+	q := store.New(f.pool)
+	ev := f.event("runtime", "master")
+	ev.Payload = json.RawMessage(`{"variables":{"Z":"1","A":"<&>"},"ref":"master"}`)
+	res := f.process(t, ev)
+	require.Equal(t, http.StatusCreated, res.outcome.Status)
+	pl := res.outcome.Pipeline
+	require.Len(t, res.jobs, 1)
+
+	var stored []byte
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT predefined_variables FROM pipelines WHERE id = $1`, pl.ID).Scan(&stored))
+	require.Nil(t, stored, "new pipelines do not store them")
+
+	rc, err := q.JobRunContext(ctx, res.jobs[0].ID)
+	require.NoError(t, err)
+	require.NoError(t, runPredefined(ctx, q, &rc))
+	project, err := q.ProjectByID(ctx, f.project)
+	require.NoError(t, err)
+	commit, err := q.CommitBySHA(ctx, f.project, pl.SHA)
+	require.NoError(t, err)
+	ref, err := q.RefByName(ctx, f.project, "branch", "master")
+	require.NoError(t, err)
+	owner, err := q.UserByID(ctx, *pl.UserID)
+	require.NoError(t, err)
+	want := predefined(project, commit, ref, &owner, ev, f.trigger.ShortToken)
+	require.Equal(t, want, rc.PredefinedVariables)
+	require.Equal(t, `{"variables":{"Z":"1","A":"<&>"},"ref":"master"}`, rc.PredefinedVariables["TRIGGER_PAYLOAD"])
+	require.Equal(t, "trigger", rc.PredefinedVariables["CI_PIPELINE_SOURCE"])
+	require.Equal(t, "root", rc.PredefinedVariables["GITLAB_USER_LOGIN"])
+
+	_, err = f.pool.Exec(ctx, `UPDATE pipelines SET predefined_variables = '{"CI_PIPELINE_SOURCE":"legacy"}' WHERE id = $1`, pl.ID)
+	require.NoError(t, err)
+	rc, err = q.JobRunContext(ctx, res.jobs[0].ID)
+	require.NoError(t, err)
+	require.NoError(t, runPredefined(ctx, q, &rc))
+	require.Equal(t, map[string]string{"CI_PIPELINE_SOURCE": "legacy"}, rc.PredefinedVariables)
+}
+
 func TestRetryDelayGrowsAndIsBounded(t *testing.T) {
 	require.Less(t, retryDelay(1), retryDelay(3))
 	require.LessOrEqual(t, retryDelay(100), retryDelay(99)+1)

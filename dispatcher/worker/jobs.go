@@ -144,8 +144,10 @@ func (w *Jobs) claim(ctx context.Context, m *nats.Msg) {
 		if _, err := pipeline.Advance(ctx, q, pipelineID); err != nil {
 			return err
 		}
-		rc, err = q.JobRunContext(ctx, req.JobID)
-		return err
+		if rc, err = q.JobRunContext(ctx, req.JobID); err != nil {
+			return err
+		}
+		return runPredefined(ctx, q, &rc)
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		answer(event.JobPayload{JobID: req.JobID, Reason: event.ClaimRefused})

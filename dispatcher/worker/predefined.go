@@ -1,6 +1,9 @@
 package worker
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,9 +24,10 @@ func refSlug(ref string) string {
 	return strings.Trim(s, "-")
 }
 
-// predefined are the predefined CI/CD variables known when a pipeline is
-// created, which rules and only/except may test. Job-specific ones
-// (CI_JOB_ID, CI_JOB_TOKEN...) are added when a job runs.
+// predefined are the predefined CI/CD variables of a pipeline: made when it
+// is created, for rules and only/except to test, and again when each of its
+// jobs runs (runPredefined). Job-specific ones (CI_JOB_ID, CI_JOB_TOKEN...)
+// are added when a job runs.
 func predefined(p store.Project, c store.Commit, ref store.Ref, user *store.User, ev *event.TriggerRequested, shortToken string) map[string]string {
 	v := map[string]string{
 		"CI":                    "true",
@@ -69,4 +73,62 @@ func predefined(p store.Project, c store.Commit, ref store.Ref, user *store.User
 		v["GITLAB_USER_EMAIL"] = user.Email
 	}
 	return v
+}
+
+// runPredefined makes the predefined variables of rc's pipeline as its job
+// runs, from what the pipeline names: its project and user as they are now
+// (as GitLab's are), its commit, its ref, its trigger. A pipeline created
+// when they were stored instead keeps those.
+func runPredefined(ctx context.Context, q *store.Queries, rc *store.RunContext) error {
+	if rc.PredefinedVariables != nil {
+		return nil
+	}
+	f := rc.Pipeline
+	project, err := q.ProjectByID(ctx, f.ProjectID)
+	if err != nil {
+		return err
+	}
+	commit, err := q.CommitBySHA(ctx, f.ProjectID, f.SHA)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		commit = store.Commit{ProjectID: f.ProjectID, SHA: f.SHA}
+	case err != nil:
+		return err
+	}
+	kind := "branch"
+	if f.Tag {
+		kind = "tag"
+	}
+	// The ref may have moved or gone since; only its name, kind and (for a
+	// tag) message are used.
+	ref := store.Ref{ProjectID: f.ProjectID, Kind: kind, Name: f.Ref, CommitSHA: f.SHA}
+	refs, err := q.RefsNamed(ctx, f.ProjectID, f.Ref)
+	if err != nil {
+		return err
+	}
+	for _, r := range refs {
+		if r.Kind == kind {
+			ref = r
+		}
+	}
+	var user *store.User
+	if f.UserID != nil {
+		u, err := q.UserByID(ctx, *f.UserID)
+		switch {
+		case err == nil:
+			user = &u
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+	}
+	ev := &event.TriggerRequested{Source: f.Source}
+	if f.Payload != nil {
+		ev.Payload = json.RawMessage(*f.Payload)
+	}
+	var shortToken string
+	if f.ShortToken != nil {
+		shortToken = *f.ShortToken
+	}
+	rc.PredefinedVariables = predefined(project, commit, ref, user, ev, shortToken)
+	return nil
 }

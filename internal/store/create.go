@@ -25,13 +25,11 @@ type NewPipeline struct {
 	UpstreamPipelineID *int64
 	UpstreamProjectID  *int64
 	Inputs             json.RawMessage
-	TriggerPayload     json.RawMessage
-	// PredefinedVariables are the pipeline-level predefined CI/CD variables
-	// (a JSON object), kept so that running a job needs no recomputation.
-	PredefinedVariables json.RawMessage
-	CommittedAt         *time.Time
-	Variables           []Variable
-	Jobs                []NewJob
+	// TriggerPayload is TRIGGER_PAYLOAD, kept as sent.
+	TriggerPayload json.RawMessage
+	CommittedAt    *time.Time
+	Variables      []Variable
+	Jobs           []NewJob
 	// Released is the state Status is in after the first processing.
 	Released Released
 }
@@ -170,7 +168,7 @@ func (q *Queries) insertPipelines(ctx context.Context, nps []NewPipeline, iids [
 		tags, warnings, finished                          = make([]bool, n), make([]bool, n), make([]bool, n)
 		userIDs, triggerIDs, scheduleIDs                  = make([]*int64, n), make([]*int64, n), make([]*int64, n)
 		upstreamJobs, upstreamPipelines, upstreamProjects = make([]*int64, n), make([]*int64, n), make([]*int64, n)
-		inputs, payloads, predefined                      = make([]*string, n), make([]*string, n), make([]*string, n)
+		inputs, payloads                                  = make([]*string, n), make([]*string, n)
 		committedAt                                       = make([]*time.Time, n)
 	)
 	for i, np := range nps {
@@ -182,27 +180,27 @@ func (q *Queries) insertPipelines(ctx context.Context, nps []NewPipeline, iids [
 		tags[i], warnings[i], finished[i] = np.Tag, np.Released.Warnings, np.Released.Finished
 		userIDs[i], triggerIDs[i], scheduleIDs[i] = np.UserID, np.TriggerID, np.ScheduleID
 		upstreamJobs[i], upstreamPipelines[i], upstreamProjects[i] = np.UpstreamJobID, np.UpstreamPipelineID, np.UpstreamProjectID
-		inputs[i], payloads[i], predefined[i] = jsonText(np.Inputs), jsonText(np.TriggerPayload), jsonText(np.PredefinedVariables)
+		inputs[i], payloads[i] = jsonText(np.Inputs), jsonText(np.TriggerPayload)
 		committedAt[i] = np.CommittedAt
 	}
 	rows, err := q.db.Query(ctx, `WITH pl AS (INSERT INTO pipelines (project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors,
 			failure_reason, user_id, trigger_id, upstream_job_id, upstream_pipeline_id, upstream_project_id, inputs, committed_at,
-			trigger_payload, predefined_variables, schedule_id, warnings, started_at, finished_at, duration, queued_duration)
+			trigger_payload, schedule_id, warnings, started_at, finished_at, duration, queued_duration)
 		SELECT project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors, failure_reason, user_id, trigger_id,
-			upstream_job_id, upstream_pipeline_id, upstream_project_id, inputs::jsonb, committed_at, trigger_payload::jsonb,
-			predefined::jsonb, schedule_id, warnings,
+			upstream_job_id, upstream_pipeline_id, upstream_project_id, inputs::jsonb, committed_at, trigger_payload::json,
+			schedule_id, warnings,
 			CASE WHEN finished THEN now() END, CASE WHEN finished THEN now() END, CASE WHEN finished THEN 0 END, CASE WHEN finished THEN 0 END
 		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::text[],
 			$10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::timestamptz[],
-			$18::text[], $19::text[], $20::bigint[], $21::bool[], $22::bool[])
+			$18::text[], $19::bigint[], $20::bool[], $21::bool[])
 			WITH ORDINALITY AS t(project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors, failure_reason, user_id,
 				trigger_id, upstream_job_id, upstream_pipeline_id, upstream_project_id, inputs, committed_at, trigger_payload,
-				predefined, schedule_id, warnings, finished, ord)
+				schedule_id, warnings, finished, ord)
 		ORDER BY ord
 		RETURNING *)
 		SELECT `+pipelineColumns+` FROM pl`+pipelineJoins,
 		projectIDs, iids, eventIDs, shas, refs, tags, statuses, sources, yamlErrors, failureReasons, userIDs, triggerIDs,
-		upstreamJobs, upstreamPipelines, upstreamProjects, inputs, committedAt, payloads, predefined, scheduleIDs, warnings, finished)
+		upstreamJobs, upstreamPipelines, upstreamProjects, inputs, committedAt, payloads, scheduleIDs, warnings, finished)
 	inserted, err := collectAll[Pipeline](rows, err)
 	if err != nil {
 		return nil, err

@@ -138,11 +138,31 @@ func (q *Queries) ClaimJob(ctx context.Context, c Claim) (pipelineID int64, agai
 
 // RunContext is what running a claimed job needs besides its spec.
 type RunContext struct {
-	Job                 Job
-	Spec                JobSpec
-	PipelineVariables   []Variable
+	Job               Job
+	Spec              JobSpec
+	PipelineVariables []Variable
+	// PredefinedVariables are the pipeline's predefined variables as
+	// stored when it was created, for pipelines made before they were made
+	// at run time; nil otherwise, and Pipeline says what to make them of.
 	PredefinedVariables map[string]string
 	PipelineCreatedAt   time.Time
+	Pipeline            RunFacts
+}
+
+// RunFacts are what a pipeline's predefined CI/CD variables are made of
+// when its jobs run, besides its project, commit, ref and user.
+type RunFacts struct {
+	ProjectID int64
+	Source    string
+	SHA       string
+	Ref       string
+	Tag       bool
+	UserID    *int64
+	// Payload is TRIGGER_PAYLOAD as the trigger sent it.
+	Payload *string
+	// ShortToken is the trigger token's last characters, nil when the
+	// pipeline had no trigger or it was deleted since.
+	ShortToken *string
 }
 
 // JobRunContext loads a job with its pipeline's variables.
@@ -157,8 +177,12 @@ func (q *Queries) JobRunContext(ctx context.Context, jobID int64) (RunContext, e
 		return rc, err
 	}
 	var pre []byte
-	if err := q.db.QueryRow(ctx, `SELECT predefined_variables, created_at FROM pipelines WHERE id = $1`, j.PipelineID).
-		Scan(&pre, &rc.PipelineCreatedAt); err != nil {
+	f := &rc.Pipeline
+	if err := q.db.QueryRow(ctx, `SELECT pl.predefined_variables, pl.created_at, pl.project_id, pl.source, pl.sha, pl.ref,
+			pl.tag, pl.user_id, pl.trigger_payload::text, t.short_token
+		FROM pipelines pl LEFT JOIN triggers t ON t.id = pl.trigger_id WHERE pl.id = $1`, j.PipelineID).
+		Scan(&pre, &rc.PipelineCreatedAt, &f.ProjectID, &f.Source, &f.SHA, &f.Ref, &f.Tag, &f.UserID, &f.Payload,
+			&f.ShortToken); err != nil {
 		return rc, mapErr(err)
 	}
 	if len(pre) > 0 {
