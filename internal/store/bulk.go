@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Bulk reads: one round trip answers a question for a whole batch of trigger
@@ -124,8 +126,13 @@ func (q *Queries) AccessLevels(ctx context.Context, pairs []UserProject) (map[Us
 
 // EventResults returns what became of each of eventIDs that was decided: the
 // pipeline it created or the rejection recorded for it, by event id.
+//
+// Both reads are planned at each run (QueryExecModeExec), not prepared: a
+// prepared statement's generic plan, made while the table was new and
+// small, would scan it whole for as long as the table has no statistics,
+// and every batch runs these; an index serves them at any size.
 func (q *Queries) EventResults(ctx context.Context, eventIDs []string) (map[string]Pipeline, map[string]Rejection, error) {
-	pls, err := collectAll[Pipeline](q.db.Query(ctx, pipelineSelect+` WHERE pl.event_id = ANY($1)`, eventIDs))
+	pls, err := collectAll[Pipeline](q.db.Query(ctx, pipelineSelect+` WHERE pl.event_id = ANY($1)`, pgx.QueryExecModeExec, eventIDs))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -133,7 +140,8 @@ func (q *Queries) EventResults(ctx context.Context, eventIDs []string) (map[stri
 	for _, pl := range pls {
 		byEvent[*pl.EventID] = pl
 	}
-	rows, err := q.db.Query(ctx, `SELECT event_id, project_id, status, body FROM trigger_rejections WHERE event_id = ANY($1)`, eventIDs)
+	rows, err := q.db.Query(ctx, `SELECT event_id, project_id, status, body FROM trigger_rejections WHERE event_id = ANY($1)`,
+		pgx.QueryExecModeExec, eventIDs)
 	if err != nil {
 		return nil, nil, mapErr(err)
 	}
