@@ -132,8 +132,17 @@ triggerd_jetstream_consumer_pending_messages{consumer="workers",stream="WORK"} 2
 # TYPE triggerd_jetstream_consumer_up gauge
 triggerd_jetstream_consumer_up{consumer="workers",stream="WORK"} 1
 `
-	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want),
-		"triggerd_jetstream_consumer_pending_messages", "triggerd_jetstream_consumer_ack_pending_messages", "triggerd_jetstream_consumer_up"))
+	// The server updates a consumer's counts a moment after a delivery: a
+	// scrape right away may still see the old ones.
+	var scraped error
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		scraped = testutil.GatherAndCompare(reg, strings.NewReader(want),
+			"triggerd_jetstream_consumer_pending_messages", "triggerd_jetstream_consumer_ack_pending_messages", "triggerd_jetstream_consumer_up")
+		if scraped == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	require.NoError(t, scraped)
 
 	// Without a server the scrape still answers, and says so.
 	nc.Close()
