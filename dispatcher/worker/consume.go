@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -183,6 +184,8 @@ func (w *Worker) decode(m jetstream.Msg) (*delivery, bool) {
 // returned as the batch's follow-up (see broker.WorkBatches).
 func (w *Worker) handleBatch(ctx context.Context, msgs []jetstream.Msg) func() {
 	batchSize.Observe(float64(len(msgs)))
+	start := time.Now()
+	defer func() { decideDuration.Observe(time.Since(start).Seconds()) }()
 	var batch []*delivery
 	var followUps []func()
 	for _, m := range msgs {
@@ -213,13 +216,11 @@ func (w *Worker) decideBatch(ctx context.Context, batch []*delivery) func() {
 		evs[i] = &d.ev
 	}
 	var results []result
-	start := time.Now()
 	err := w.inTx(ctx, func(q *store.Queries) error {
 		var err error
 		results, err = w.c.processBatch(ctx, q, evs)
 		return err
 	})
-	decideDuration.Observe(time.Since(start).Seconds())
 	if err == nil {
 		return w.finish(ctx, batch, results)
 	}
@@ -231,13 +232,16 @@ func (w *Worker) decideBatch(ctx context.Context, batch []*delivery) func() {
 	return inOrder(followUps)
 }
 
-// inOrder is one follow-up running fs, but for the nil ones, in order.
+// inOrder is one follow-up running fs, but for the nil ones, in order; nil
+// when there is nothing to follow up.
 func inOrder(fs []func()) func() {
+	fs = slices.DeleteFunc(fs, func(f func()) bool { return f == nil })
+	if len(fs) == 0 {
+		return nil
+	}
 	return func() {
 		for _, f := range fs {
-			if f != nil {
-				f()
-			}
+			f()
 		}
 	}
 }

@@ -36,8 +36,8 @@ var (
 	})
 	batchDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "triggerd_dispatcher_batch_duration_seconds",
-		Help: "Time spent on one batch of trigger events, by stage: decide (the transaction, commit included) " +
-			"and follow_up (reply to the ingresses, publish the jobs, ack).",
+		Help: "Time spent on one batch of trigger events, by stage: decide (its transactions, commits included, " +
+			"and the replies to the ingresses) and follow_up (publish the jobs, ack).",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"stage"})
 	decideDuration   = batchDuration.WithLabelValues("decide")

@@ -101,15 +101,12 @@ func runPredefined(ctx context.Context, q *store.Queries, rc *store.RunContext) 
 	}
 	// The ref may have moved or gone since; only its name, kind and (for a
 	// tag) message are used.
-	ref := store.Ref{ProjectID: f.ProjectID, Kind: kind, Name: f.Ref, CommitSHA: f.SHA}
-	refs, err := q.RefsNamed(ctx, f.ProjectID, f.Ref)
-	if err != nil {
+	ref, err := q.RefByName(ctx, f.ProjectID, kind, f.Ref)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		ref = store.Ref{ProjectID: f.ProjectID, Kind: kind, Name: f.Ref, CommitSHA: f.SHA}
+	case err != nil:
 		return err
-	}
-	for _, r := range refs {
-		if r.Kind == kind {
-			ref = r
-		}
 	}
 	var user *store.User
 	if f.UserID != nil {

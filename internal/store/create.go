@@ -66,11 +66,11 @@ type CreatedJob struct {
 
 // CreatePipelines inserts pipelines, each with the next iid of its project,
 // with their variables and jobs, and returns them as inserted, in order,
-// and every job made. It must run in a transaction. The projects' iid counter rows are
-// locked in id order, so concurrent batches cannot deadlock on them; they
-// stay locked until commit, which keeps iids free of gaps, unless q runs hot
-// rows apart (HotRowsOn). A pipeline for
-// an event that already has one is ErrDuplicate, and nothing is inserted.
+// and every job made. It must run in a transaction. The projects' iid
+// counter rows are locked in id order, so concurrent batches cannot deadlock
+// on them; they stay locked until commit, which keeps iids free of gaps,
+// unless q runs hot rows apart (HotRowsOn). A pipeline for an event that
+// already has one is ErrDuplicate, and nothing is inserted.
 func (q *Queries) CreatePipelines(ctx context.Context, nps []NewPipeline) ([]Pipeline, []CreatedJob, error) {
 	if len(nps) == 0 {
 		return nil, nil, nil
@@ -283,7 +283,8 @@ func (q *Queries) insertJobs(ctx context.Context, nps []NewPipeline, ids []int64
 	return jobs, mapErr(rows.Err())
 }
 
-// jsonText is a JSON document as text for a ::jsonb cast, nil when empty.
+// jsonText is a JSON document as text for a ::json or ::jsonb cast, nil
+// when empty.
 func jsonText(raw json.RawMessage) *string {
 	if len(raw) == 0 {
 		return nil

@@ -139,8 +139,7 @@ func run(ctx context.Context, c config) error {
 		case <-time.After(c.Short + 2*time.Second):
 		case <-ctx.Done():
 		}
-		var err error
-		dispatcher, err = st.start(ctx, "dispatcher-1-again", "dispatcher")
+		_, err := st.start(ctx, "dispatcher-1-again", "dispatcher")
 		restarted <- err
 	}()
 	b, err := st.load(ctx, "b-async", "-async", "-concurrency", conc, "-duration", short, "-wait", "5m")
