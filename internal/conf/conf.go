@@ -122,7 +122,7 @@ func (h requestIDHandler) WithGroup(name string) slog.Handler {
 // DefaultGCPercent is the garbage collector's target when GOGC is not set.
 // The binaries keep small live heaps (tens of MiB) and allocate per request
 // and per event, so Go's default of collecting at twice the live heap spends
-// much CPU on collections: at 400 the development machine created about 13%
+// much CPU on collections: at 400 the development machine created about 10%
 // more pipelines per second, for a few more MiB of memory per process.
 const DefaultGCPercent = 400
 
