@@ -215,10 +215,11 @@ func (w *Worker) decideBatch(ctx context.Context, batch []*delivery) func() {
 	for i, d := range batch {
 		evs[i] = &d.ev
 	}
+	var reads *batchReads
 	var results []result
-	err := w.inTx(ctx, func(q *store.Queries) error {
+	err := store.InTxAfter(ctx, w.pool, func(b *store.Batch) { reads = w.c.queueReads(b, evs) }, func(q *store.Queries) error {
 		var err error
-		results, err = w.c.processBatch(ctx, q, evs)
+		results, err = w.c.processRead(ctx, w.hot(q), evs, reads)
 		return err
 	})
 	if err == nil {
@@ -246,15 +247,18 @@ func inOrder(fs []func()) func() {
 	}
 }
 
-// inTx runs fn in a transaction whose iids and trigger touches, with
-// Config.HotRows, are taken outside it.
+// inTx runs fn in a transaction (see hot).
 func (w *Worker) inTx(ctx context.Context, fn func(q *store.Queries) error) error {
-	return store.InTx(ctx, w.pool, func(q *store.Queries) error {
-		if w.cfg.HotRows != nil {
-			q = q.HotRowsOn(w.cfg.HotRows)
-		}
-		return fn(q)
-	})
+	return store.InTx(ctx, w.pool, func(q *store.Queries) error { return fn(w.hot(q)) })
+}
+
+// hot is q with its iids and trigger touches taken outside its
+// transaction, with Config.HotRows.
+func (w *Worker) hot(q *store.Queries) *store.Queries {
+	if w.cfg.HotRows != nil {
+		return q.HotRowsOn(w.cfg.HotRows)
+	}
+	return q
 }
 
 // handle decides one event in its own transaction and returns its

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"sort"
 	"time"
 
@@ -172,6 +171,33 @@ func (c *creator) process(ctx context.Context, q *store.Queries, ev *event.Trigg
 	return rs[0], nil
 }
 
+// batchReads are the reads that deciding a batch of events starts with, all
+// in one round trip: what was already decided for the events, and the
+// lookup's first reads.
+type batchReads struct {
+	results store.EventResults
+	l       *lookup
+	first   *firstReads
+}
+
+// lookup is the batch's lookup, holding what the first reads found and
+// reading the rest on q.
+func (r *batchReads) lookup(q *store.Queries) *lookup {
+	r.l.q = q
+	r.l.fill(r.first)
+	return r.l
+}
+
+// queueReads queues the first reads of deciding evs on b.
+func (c *creator) queueReads(b *store.Batch, evs []*event.TriggerRequested) *batchReads {
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.EventID
+	}
+	l := newLookup(nil, c.commits)
+	return &batchReads{results: b.EventResults(ids), l: l, first: l.queueFirst(b, evs)}
+}
+
 // processBatch decides events that are not a bridge's, inside one
 // transaction, and returns their results in order: the outcome already
 // stored for an event, or the pipeline (or the rejection) made now. Reads
@@ -180,15 +206,18 @@ func (c *creator) process(ctx context.Context, q *store.Queries, ev *event.Trigg
 // another dispatcher deciding one of the events at the same time
 // (store.ErrDuplicate): nothing is kept, and the caller retries.
 func (c *creator) processBatch(ctx context.Context, q *store.Queries, evs []*event.TriggerRequested) ([]result, error) {
-	results := make([]result, len(evs))
-	ids := make([]string, len(evs))
-	for i, ev := range evs {
-		ids[i] = ev.EventID
-	}
-	pls, rejs, err := q.EventResults(ctx, ids)
-	if err != nil {
+	var b store.Batch
+	reads := c.queueReads(&b, evs)
+	if err := q.Send(ctx, &b); err != nil {
 		return nil, err
 	}
+	return c.processRead(ctx, q, evs, reads)
+}
+
+// processRead is processBatch once the reads queued by queueReads are in.
+func (c *creator) processRead(ctx context.Context, q *store.Queries, evs []*event.TriggerRequested, reads *batchReads) ([]result, error) {
+	results := make([]result, len(evs))
+	pls, rejs := reads.results.ByEvent()
 	var fresh []*event.TriggerRequested
 	freshIdx := []int{}
 	first := map[string]int{}
@@ -206,7 +235,7 @@ func (c *creator) processBatch(ctx context.Context, q *store.Queries, evs []*eve
 		}
 	}
 	if len(fresh) > 0 {
-		decided, err := c.decide(ctx, q, fresh)
+		decided, err := c.decide(ctx, q, reads.lookup(q), fresh)
 		if err != nil {
 			return nil, err
 		}
@@ -222,10 +251,10 @@ func (c *creator) processBatch(ctx context.Context, q *store.Queries, evs []*eve
 }
 
 // decide plans new events and writes what they decided: the pipelines, the
-// rejections, and why schedules created nothing.
-func (c *creator) decide(ctx context.Context, q *store.Queries, evs []*event.TriggerRequested) ([]result, error) {
-	l := newLookup(q, c.commits)
-	if err := l.prefetch(ctx, evs); err != nil {
+// rejections, and why schedules created nothing. l holds the first reads
+// of evs.
+func (c *creator) decide(ctx context.Context, q *store.Queries, l *lookup, evs []*event.TriggerRequested) ([]result, error) {
+	if err := l.prefetchRest(ctx, evs); err != nil {
 		return nil, err
 	}
 	planned := make([]*store.NewPipeline, len(evs))
@@ -363,21 +392,11 @@ func (c *creator) insert(ctx context.Context, q *store.Queries, nps []store.NewP
 	if err != nil {
 		return nil, fmt.Errorf("insert pipelines: %w", err)
 	}
-	var triggerIDs []int64
 	for i, np := range nps {
 		if np.UpstreamPipelineID != nil {
 			if err := q.SetDownstreamLineage(ctx, pls[i].ID, *np.UpstreamPipelineID); err != nil {
 				return nil, fmt.Errorf("place downstream pipeline: %w", err)
 			}
-		}
-		if np.TriggerID != nil {
-			triggerIDs = append(triggerIDs, *np.TriggerID)
-		}
-	}
-	if len(triggerIDs) > 0 {
-		slices.Sort(triggerIDs)
-		if err := q.TouchTriggers(ctx, slices.Compact(triggerIDs), time.Now()); err != nil {
-			return nil, fmt.Errorf("touch triggers: %w", err)
 		}
 	}
 	// The answer shows each pipeline as created, as GitLab's does.

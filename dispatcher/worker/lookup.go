@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -92,14 +93,15 @@ func (l *lookup) user(ctx context.Context, id int64) (store.User, error) {
 // ErrNotFound.
 func (l *lookup) schedule(ctx context.Context, projectID, id int64) (store.Schedule, error) {
 	s, err := l.schedules.get(id, func() (store.Schedule, error) {
-		ss, err := l.q.SchedulesByIDs(ctx, []int64{id})
-		switch {
+		var b store.Batch
+		ss := b.SchedulesByIDs([]int64{id})
+		switch err := l.q.Send(ctx, &b); {
 		case err != nil:
 			return store.Schedule{}, err
-		case len(ss) == 0:
+		case len(*ss) == 0:
 			return store.Schedule{}, store.ErrNotFound
 		}
-		return ss[0], nil
+		return (*ss)[0], nil
 	})
 	if err == nil && s.ProjectID != projectID {
 		return store.Schedule{}, store.ErrNotFound
@@ -142,25 +144,105 @@ func scheduleRef(s store.Schedule) string {
 	return strings.TrimPrefix(strings.TrimPrefix(s.Ref, "refs/heads/"), "refs/tags/")
 }
 
-// prefetch reads in bulk what deciding evs will ask for: their projects,
-// trigger tokens and schedules, then the users, refs and access levels
-// those name, then the refs' commits.
-func (l *lookup) prefetch(ctx context.Context, evs []*event.TriggerRequested) error {
-	var projectIDs, scheduleIDs []int64
-	var digests [][]byte
+// firstReads are the bulk reads that need nothing but the events: their
+// projects, trigger tokens and the tokens' owners, schedules, and the refs
+// they name. They are queued on the batch that begins the transaction (see
+// store.InTxAfter), and fill the lookup once it has been sent.
+type firstReads struct {
+	projectIDs  []int64
+	projects    *[]store.Project
+	digests     []string
+	triggers    *[]store.DigestTrigger
+	owners      *[]store.User
+	scheduleIDs []int64
+	schedules   *[]store.Schedule
+	vars        *[]store.ScheduleVariable
+	refKeys     []store.ProjectRef
+	refs        *[]store.Ref
+}
+
+// queueFirst queues the first reads of evs on b.
+func (l *lookup) queueFirst(b *store.Batch, evs []*event.TriggerRequested) *firstReads {
+	var r firstReads
 	for _, ev := range evs {
-		projectIDs = append(projectIDs, ev.ProjectID)
+		r.projectIDs = append(r.projectIDs, ev.ProjectID)
 		switch ev.Source {
 		case "trigger":
-			digests = append(digests, ev.TokenDigest)
+			r.digests = append(r.digests, string(ev.TokenDigest))
+			r.refKeys = append(r.refKeys, store.ProjectRef{ProjectID: ev.ProjectID, Name: ev.Ref})
 		case "schedule":
-			scheduleIDs = append(scheduleIDs, ev.ScheduleID)
+			r.scheduleIDs = append(r.scheduleIDs, ev.ScheduleID)
+		default:
+			r.refKeys = append(r.refKeys, store.ProjectRef{ProjectID: ev.ProjectID, Name: ev.Ref})
 		}
 	}
-	if err := l.prefetchFirst(ctx, unique(projectIDs), digests, unique(scheduleIDs)); err != nil {
-		return err
+	r.projectIDs, r.digests, r.scheduleIDs, r.refKeys = unique(r.projectIDs), unique(r.digests), unique(r.scheduleIDs), unique(r.refKeys)
+	r.projects = b.ProjectsByIDs(r.projectIDs)
+	if len(r.digests) > 0 {
+		digests := make([][]byte, len(r.digests))
+		for i, k := range r.digests {
+			digests[i] = []byte(k)
+		}
+		r.triggers, r.owners = b.TriggersByDigests(digests), b.TriggerOwners(digests)
 	}
+	if len(r.scheduleIDs) > 0 {
+		r.schedules, r.vars = b.SchedulesByIDs(r.scheduleIDs), b.SchedulesVariables(r.scheduleIDs)
+	}
+	if len(r.refKeys) > 0 {
+		r.refs = b.RefsNamedIn(r.refKeys)
+	}
+	return &r
+}
 
+// fill records what the first reads found, and that the keys they asked
+// for and did not find have no value.
+func (l *lookup) fill(r *firstReads) {
+	l.projects.fill(r.projectIDs, byKey(*r.projects, func(p store.Project) int64 { return p.ID }))
+	if r.triggers != nil {
+		found := make(map[string]store.Trigger, len(*r.triggers))
+		for _, t := range *r.triggers {
+			found[string(t.Digest)] = t.Trigger
+		}
+		l.triggers.fill(r.digests, found)
+		for _, u := range *r.owners {
+			l.users[u.ID] = &u
+		}
+	}
+	if r.schedules != nil {
+		l.schedules.fill(r.scheduleIDs, byKey(*r.schedules, func(s store.Schedule) int64 { return s.ID }))
+		vars := map[int64][]store.Variable{}
+		for _, v := range *r.vars {
+			vars[v.ScheduleID] = append(vars[v.ScheduleID], v.Variable)
+		}
+		for _, id := range r.scheduleIDs {
+			v := vars[id]
+			l.scheduleVars[id] = &v
+		}
+	}
+	if r.refs != nil {
+		l.fillRefs(r.refKeys, *r.refs)
+	}
+}
+
+// fillRefs records the refs read for keys: a name without refs has an
+// empty list, not no answer.
+func (l *lookup) fillRefs(keys []store.ProjectRef, refs []store.Ref) {
+	found := map[store.ProjectRef][]store.Ref{}
+	for _, r := range refs {
+		k := store.ProjectRef{ProjectID: r.ProjectID, Name: r.Name}
+		found[k] = append(found[k], r)
+	}
+	for _, k := range keys {
+		rs := found[k]
+		l.refs[k] = &rs
+	}
+}
+
+// prefetchRest reads in bulk, in one round trip, what deciding evs will ask
+// for beyond the first reads: the users, refs and access levels that
+// schedules name, and any trigger owner not found; then the refs' commits
+// that the shared cache does not hold.
+func (l *lookup) prefetchRest(ctx context.Context, evs []*event.TriggerRequested) error {
 	var userIDs []int64
 	var refKeys []store.ProjectRef
 	var pairs []store.UserProject
@@ -170,7 +252,6 @@ func (l *lookup) prefetch(ctx context.Context, evs []*event.TriggerRequested) er
 			if t := l.triggers[string(ev.TokenDigest)]; t != nil && t.OwnerID != nil {
 				userIDs = append(userIDs, *t.OwnerID)
 			}
-			refKeys = append(refKeys, store.ProjectRef{ProjectID: ev.ProjectID, Name: ev.Ref})
 		case "schedule":
 			s := l.schedules[ev.ScheduleID]
 			if s == nil || s.ProjectID != ev.ProjectID {
@@ -181,84 +262,26 @@ func (l *lookup) prefetch(ctx context.Context, evs []*event.TriggerRequested) er
 				userIDs = append(userIDs, *s.OwnerID)
 				pairs = append(pairs, store.UserProject{UserID: *s.OwnerID, ProjectID: ev.ProjectID})
 			}
-		default:
-			refKeys = append(refKeys, store.ProjectRef{ProjectID: ev.ProjectID, Name: ev.Ref})
 		}
 	}
-	refKeys = unique(refKeys)
-	if err := l.prefetchSecond(ctx, unique(userIDs), refKeys, unique(pairs)); err != nil {
-		return err
-	}
-	return l.prefetchCommits(ctx, refKeys)
-}
-
-func (l *lookup) prefetchFirst(ctx context.Context, projectIDs []int64, digests [][]byte, scheduleIDs []int64) error {
-	projects, err := l.q.ProjectsByIDs(ctx, projectIDs)
-	if err != nil {
-		return err
-	}
-	l.projects.fill(projectIDs, byKey(projects, func(p store.Project) int64 { return p.ID }))
-	if len(digests) > 0 {
-		keys := make([]string, len(digests))
-		for i, d := range digests {
-			keys[i] = string(d)
-		}
-		keys = unique(keys)
-		digests = make([][]byte, len(keys))
-		for i, k := range keys {
-			digests[i] = []byte(k)
-		}
-		ts, err := l.q.TriggersByDigests(ctx, digests)
-		if err != nil {
-			return err
-		}
-		found := make(map[string]store.Trigger, len(ts))
-		for _, t := range ts {
-			found[string(t.Digest)] = t.Trigger
-		}
-		l.triggers.fill(keys, found)
-	}
-	if len(scheduleIDs) > 0 {
-		ss, err := l.q.SchedulesByIDs(ctx, scheduleIDs)
-		if err != nil {
-			return err
-		}
-		l.schedules.fill(scheduleIDs, byKey(ss, func(s store.Schedule) int64 { return s.ID }))
-		vars, err := l.q.SchedulesVariables(ctx, scheduleIDs)
-		if err != nil {
-			return err
-		}
-		for _, id := range scheduleIDs {
-			v := vars[id]
-			l.scheduleVars[id] = &v
-		}
-	}
-	return nil
-}
-
-func (l *lookup) prefetchSecond(ctx context.Context, userIDs []int64, refKeys []store.ProjectRef, pairs []store.UserProject) error {
+	userIDs, refKeys, pairs = missing(l.users, unique(userIDs)), missing(l.refs, unique(refKeys)), missing(l.access, unique(pairs))
+	var b store.Batch
+	var users *[]store.User
+	var refs *[]store.Ref
 	if len(userIDs) > 0 {
-		us, err := l.q.UsersByIDs(ctx, userIDs)
-		if err != nil {
-			return err
-		}
-		l.users.fill(userIDs, byKey(us, func(u store.User) int64 { return u.ID }))
+		users = b.UsersByIDs(userIDs)
 	}
 	if len(refKeys) > 0 {
-		refs, err := l.q.RefsNamedIn(ctx, refKeys)
-		if err != nil {
-			return err
-		}
-		found := map[store.ProjectRef][]store.Ref{}
-		for _, r := range refs {
-			k := store.ProjectRef{ProjectID: r.ProjectID, Name: r.Name}
-			found[k] = append(found[k], r)
-		}
-		// A name without refs has an empty list, not no answer.
-		for _, k := range refKeys {
-			rs := found[k]
-			l.refs[k] = &rs
-		}
+		refs = b.RefsNamedIn(refKeys)
+	}
+	if err := l.q.Send(ctx, &b); err != nil {
+		return err
+	}
+	if users != nil {
+		l.users.fill(userIDs, byKey(*users, func(u store.User) int64 { return u.ID }))
+	}
+	if refs != nil {
+		l.fillRefs(refKeys, *refs)
 	}
 	if len(pairs) > 0 {
 		levels, err := l.q.AccessLevels(ctx, pairs)
@@ -267,16 +290,20 @@ func (l *lookup) prefetchSecond(ctx context.Context, userIDs []int64, refKeys []
 		}
 		l.access.fill(pairs, levels)
 	}
-	return nil
+	return l.prefetchCommits(ctx)
+}
+
+// missing is the keys m knows nothing about.
+func missing[K comparable, V any](m memo[K, V], keys []K) []K {
+	return slices.DeleteFunc(keys, func(k K) bool { _, ok := m[k]; return ok })
 }
 
 // prefetchCommits reads the commits of the refs found that the shared cache
 // does not hold.
-func (l *lookup) prefetchCommits(ctx context.Context, refKeys []store.ProjectRef) error {
-	var missing []store.ProjectRef
+func (l *lookup) prefetchCommits(ctx context.Context) error {
+	var absent []store.ProjectRef
 	seen := map[store.ProjectRef]bool{}
-	for _, k := range refKeys {
-		rs := l.refs[k]
+	for _, rs := range l.refs {
 		if rs == nil {
 			continue
 		}
@@ -284,14 +311,14 @@ func (l *lookup) prefetchCommits(ctx context.Context, refKeys []store.ProjectRef
 			ck := store.ProjectRef{ProjectID: r.ProjectID, Name: r.CommitSHA}
 			if !seen[ck] && !l.commits.Contains(ck) {
 				seen[ck] = true
-				missing = append(missing, ck)
+				absent = append(absent, ck)
 			}
 		}
 	}
-	if len(missing) == 0 {
+	if len(absent) == 0 {
 		return nil
 	}
-	cs, err := l.q.CommitsIn(ctx, missing)
+	cs, err := l.q.CommitsIn(ctx, absent)
 	if err != nil {
 		return err
 	}

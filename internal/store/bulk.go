@@ -2,18 +2,15 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Bulk reads: one round trip answers a question for a whole batch of trigger
 // events. Each returns what exists; a key without a row is simply absent.
 
-// ProjectsByIDs returns the projects among ids.
-func (q *Queries) ProjectsByIDs(ctx context.Context, ids []int64) ([]Project, error) {
-	return collectAll[Project](q.db.Query(ctx, projectSelect+` WHERE p.id = ANY($1)`, ids))
+// ProjectsByIDs queues a read of the projects among ids.
+func (b *Batch) ProjectsByIDs(ids []int64) *[]Project {
+	return queueAll[Project](b, projectSelect+` WHERE p.id = ANY($1)`, ids)
 }
 
 // DigestTrigger is a trigger token with the digest it was found by.
@@ -22,38 +19,41 @@ type DigestTrigger struct {
 	Digest []byte `db:"digest"`
 }
 
-// TriggersByDigests returns the trigger tokens among digests.
-func (q *Queries) TriggersByDigests(ctx context.Context, digests [][]byte) ([]DigestTrigger, error) {
-	return collectAll[DigestTrigger](q.db.Query(ctx, `SELECT `+triggerColumns+`, t.digest FROM triggers t WHERE t.digest = ANY($1)`, digests))
+// TriggersByDigests queues a read of the trigger tokens among digests.
+func (b *Batch) TriggersByDigests(digests [][]byte) *[]DigestTrigger {
+	return queueAll[DigestTrigger](b, `SELECT `+triggerColumns+`, t.digest FROM triggers t WHERE t.digest = ANY($1)`, digests)
 }
 
-// UsersByIDs returns the users among ids.
-func (q *Queries) UsersByIDs(ctx context.Context, ids []int64) ([]User, error) {
-	return collectAll[User](q.db.Query(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = ANY($1)`, ids))
+// UsersByIDs queues a read of the users among ids.
+func (b *Batch) UsersByIDs(ids []int64) *[]User {
+	return queueAll[User](b, `SELECT `+userColumns+` FROM users u WHERE u.id = ANY($1)`, ids)
 }
 
-// SchedulesByIDs returns the schedules among ids, whatever their project.
-func (q *Queries) SchedulesByIDs(ctx context.Context, ids []int64) ([]Schedule, error) {
-	return collectAll[Schedule](q.db.Query(ctx, `WITH s AS (SELECT * FROM pipeline_schedules WHERE id = ANY($1)) `+scheduleSelect, ids))
+// TriggerOwners queues a read of the users who own the trigger tokens
+// among digests, so that a batch of triggered events needs no second round
+// trip for them.
+func (b *Batch) TriggerOwners(digests [][]byte) *[]User {
+	return queueAll[User](b, `SELECT `+userColumns+` FROM users u
+		WHERE u.id IN (SELECT owner_id FROM triggers WHERE digest = ANY($1))`, digests)
 }
 
-// SchedulesVariables returns the variables of the schedules ids, by schedule
-// and then by key, as ScheduleVariables does for one.
-func (q *Queries) SchedulesVariables(ctx context.Context, ids []int64) (map[int64][]Variable, error) {
-	type row struct {
-		ScheduleID int64 `db:"schedule_id"`
-		Variable
-	}
-	rows, err := collectAll[row](q.db.Query(ctx, `SELECT schedule_id, key, value, variable_type FROM pipeline_schedule_variables
-		WHERE schedule_id = ANY($1) ORDER BY schedule_id, key`, ids))
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int64][]Variable)
-	for _, r := range rows {
-		out[r.ScheduleID] = append(out[r.ScheduleID], r.Variable)
-	}
-	return out, nil
+// SchedulesByIDs queues a read of the schedules among ids, whatever their
+// project.
+func (b *Batch) SchedulesByIDs(ids []int64) *[]Schedule {
+	return queueAll[Schedule](b, `WITH s AS (SELECT * FROM pipeline_schedules WHERE id = ANY($1)) `+scheduleSelect, ids)
+}
+
+// ScheduleVariable is a variable of a schedule, read in bulk.
+type ScheduleVariable struct {
+	ScheduleID int64 `db:"schedule_id"`
+	Variable
+}
+
+// SchedulesVariables queues a read of the variables of the schedules ids,
+// by schedule and then by key, as ScheduleVariables reads them for one.
+func (b *Batch) SchedulesVariables(ids []int64) *[]ScheduleVariable {
+	return queueAll[ScheduleVariable](b, `SELECT schedule_id, key, value, variable_type FROM pipeline_schedule_variables
+		WHERE schedule_id = ANY($1) ORDER BY schedule_id, key`, ids)
 }
 
 // ProjectRef names a ref (or a commit) of a project.
@@ -71,13 +71,14 @@ func splitProjectRefs(keys []ProjectRef) ([]int64, []string) {
 	return ids, names
 }
 
-// RefsNamedIn returns the branches and tags called by keys' names in their
-// projects, as RefsNamed does for one: a name may match a branch and a tag.
-func (q *Queries) RefsNamedIn(ctx context.Context, keys []ProjectRef) ([]Ref, error) {
+// RefsNamedIn queues a read of the branches and tags called by keys' names
+// in their projects, as RefsNamed reads them for one: a name may match a
+// branch and a tag.
+func (b *Batch) RefsNamedIn(keys []ProjectRef) *[]Ref {
 	ids, names := splitProjectRefs(keys)
-	return collectAll[Ref](q.db.Query(ctx, `SELECT `+refColumns+` FROM refs r
+	return queueAll[Ref](b, `SELECT `+refColumns+` FROM refs r
 		JOIN unnest($1::bigint[], $2::text[]) AS k(project_id, name) ON r.project_id = k.project_id AND r.name = k.name
-		ORDER BY r.project_id, r.name, r.kind`, ids, names))
+		ORDER BY r.project_id, r.name, r.kind`, ids, names)
 }
 
 // CommitsIn returns the commits named by keys (full ids) in their projects.
@@ -124,39 +125,41 @@ func (q *Queries) AccessLevels(ctx context.Context, pairs []UserProject) (map[Us
 	return out, mapErr(rows.Err())
 }
 
-// EventResults returns what became of each of eventIDs that was decided: the
-// pipeline it created or the rejection recorded for it, by event id.
-//
-// Both reads are planned at each run (QueryExecModeExec), not prepared: a
-// prepared statement's generic plan, made while the table was new and
-// small, would scan it whole for as long as the table has no statistics,
-// and every batch runs these; an index serves them at any size.
-func (q *Queries) EventResults(ctx context.Context, eventIDs []string) (map[string]Pipeline, map[string]Rejection, error) {
-	pls, err := collectAll[Pipeline](q.db.Query(ctx, pipelineSelect+` WHERE pl.event_id = ANY($1)`, pgx.QueryExecModeExec, eventIDs))
-	if err != nil {
-		return nil, nil, err
+// EventResults is what became of trigger events that were decided: the
+// pipeline each created or the rejection recorded for it, by event id.
+type EventResults struct {
+	pipelines  *[]Pipeline
+	rejections *[]Rejection
+}
+
+// EventResults queues the reads of what became of eventIDs. In a
+// transaction, both are planned with their arguments at each run, not
+// from a cached generic plan: one made while the tables were new and small
+// would scan them whole for as long as they have no statistics, and every
+// batch of events runs these; an index serves them at any size. What is
+// queued after them is planned as usual again, so that, for instance, the
+// foreign key checks behind each inserted row keep their cached plans.
+func (b *Batch) EventResults(eventIDs []string) EventResults {
+	b.queueExec(`SET LOCAL plan_cache_mode = force_custom_plan`)
+	defer b.queueExec(`SET LOCAL plan_cache_mode TO DEFAULT`)
+	return EventResults{
+		pipelines:  queueAll[Pipeline](b, pipelineSelect+` WHERE pl.event_id = ANY($1)`, eventIDs),
+		rejections: queueAll[Rejection](b, `SELECT event_id, project_id, status, body FROM trigger_rejections WHERE event_id = ANY($1)`, eventIDs),
 	}
-	byEvent := make(map[string]Pipeline, len(pls))
-	for _, pl := range pls {
-		byEvent[*pl.EventID] = pl
+}
+
+// ByEvent returns the results read, by event id, once their batch has
+// been sent.
+func (r EventResults) ByEvent() (map[string]Pipeline, map[string]Rejection) {
+	pls := make(map[string]Pipeline, len(*r.pipelines))
+	for _, pl := range *r.pipelines {
+		pls[*pl.EventID] = pl
 	}
-	rows, err := q.db.Query(ctx, `SELECT event_id, project_id, status, body FROM trigger_rejections WHERE event_id = ANY($1)`,
-		pgx.QueryExecModeExec, eventIDs)
-	if err != nil {
-		return nil, nil, mapErr(err)
+	rejs := make(map[string]Rejection, len(*r.rejections))
+	for _, rej := range *r.rejections {
+		rejs[rej.EventID] = rej
 	}
-	defer rows.Close()
-	rejs := make(map[string]Rejection)
-	for rows.Next() {
-		var r Rejection
-		var body string
-		if err := rows.Scan(&r.EventID, &r.ProjectID, &r.Status, &body); err != nil {
-			return nil, nil, mapErr(err)
-		}
-		r.Body = json.RawMessage(body)
-		rejs[r.EventID] = r
-	}
-	return byEvent, rejs, mapErr(rows.Err())
+	return pls, rejs
 }
 
 // InsertRejections records rejected events; an event already recorded keeps

@@ -60,13 +60,15 @@ type Released struct {
 // CreatedJob is a job of a pipeline just inserted.
 type CreatedJob struct {
 	JobRef
-	Kind   string
-	Status string
+	Kind   string `db:"kind"`
+	Status string `db:"status"`
 }
 
 // CreatePipelines inserts pipelines, each with the next iid of its project,
-// with their variables and jobs, and returns them as inserted, in order,
-// and every job made. It must run in a transaction. The projects' iid
+// with their variables and jobs, records that their trigger tokens were
+// used, and returns them as inserted, in order, and every job made. The
+// variables, the jobs and the tokens' use are written in one round trip.
+// It must run in a transaction. The projects' iid
 // counter rows are locked in id order, so concurrent batches cannot deadlock
 // on them; they stay locked until commit, which keeps iids free of gaps,
 // unless q runs hot rows apart (HotRowsOn). A pipeline for an event that
@@ -75,7 +77,24 @@ func (q *Queries) CreatePipelines(ctx context.Context, nps []NewPipeline) ([]Pip
 	if len(nps) == 0 {
 		return nil, nil, nil
 	}
-	iids, err := q.allocateIIDs(ctx, nps)
+	var triggers []int64
+	for _, np := range nps {
+		if np.TriggerID != nil {
+			triggers = append(triggers, *np.TriggerID)
+		}
+	}
+	slices.Sort(triggers)
+	triggers, now := slices.Compact(triggers), time.Now()
+	// The tokens' use is written right after the iids when those are
+	// taken apart (HotRowsOn), else with the jobs; either way after the
+	// projects' rows are locked, as everywhere.
+	var b Batch
+	touch := func(b *Batch) { queueTouchTriggers(b, triggers, now) }
+	if q.hot == nil {
+		touch(&b)
+		touch = func(*Batch) {}
+	}
+	iids, err := q.allocateIIDs(ctx, nps, touch)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -87,14 +106,12 @@ func (q *Queries) CreatePipelines(ctx context.Context, nps []NewPipeline) ([]Pip
 	for i, pl := range pls {
 		ids[i] = pl.ID
 	}
-	if err := q.insertPipelineVariables(ctx, nps, ids); err != nil {
+	queuePipelineVariables(&b, nps, ids)
+	jobs := queueJobs(&b, nps, ids)
+	if err := q.Send(ctx, &b); err != nil {
 		return nil, nil, err
 	}
-	jobs, err := q.insertJobs(ctx, nps, ids)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pls, jobs, nil
+	return pls, *jobs, nil
 }
 
 // CreatePipeline is CreatePipelines for one pipeline.
@@ -106,11 +123,11 @@ func (q *Queries) CreatePipeline(ctx context.Context, np NewPipeline) (int64, er
 	return pls[0].ID, nil
 }
 
-// allocateIIDs takes the next iids of every project of nps, in order. The
-// rows are locked FOR NO KEY UPDATE: every open transaction that inserted a
-// pipeline holds KEY SHARE on its project's row (the foreign key), which a
-// plain FOR UPDATE would wait for.
-func (q *Queries) allocateIIDs(ctx context.Context, nps []NewPipeline) ([]int64, error) {
+// allocateIIDs takes the next iids of every project of nps, in order, in
+// one round trip with what also queues after it. The rows are locked FOR NO KEY UPDATE:
+// every open transaction that inserted a pipeline holds KEY SHARE on its
+// project's row (the foreign key), which a plain FOR UPDATE would wait for.
+func (q *Queries) allocateIIDs(ctx context.Context, nps []NewPipeline, also func(b *Batch)) ([]int64, error) {
 	counts := map[int64]int32{}
 	for _, np := range nps {
 		counts[np.ProjectID]++
@@ -124,26 +141,23 @@ func (q *Queries) allocateIIDs(ctx context.Context, nps []NewPipeline) ([]int64,
 	for i, id := range projects {
 		n[i] = counts[id]
 	}
-	rows, err := q.hotDB().Query(ctx, `WITH locked AS (SELECT id FROM projects WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE)
+	type counter struct {
+		ID   int64 `db:"id"`
+		Last int64 `db:"pipeline_iid"`
+	}
+	var b Batch
+	counters := queueAll[counter](&b, `WITH locked AS (SELECT id FROM projects WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE)
 		UPDATE projects p SET pipeline_iid = p.pipeline_iid + c.n, last_activity_at = now()
 		FROM locked JOIN unnest($1::bigint[], $2::int[]) AS c(id, n) ON c.id = locked.id
 		WHERE p.id = locked.id RETURNING p.id, p.pipeline_iid`, projects, n)
-	if err != nil {
-		return nil, mapErr(err)
+	also(&b)
+	if err := (&Queries{db: q.hotDB()}).Send(ctx, &b); err != nil {
+		return nil, err
 	}
 	// next is the first iid each project's pipelines take.
 	next := make(map[int64]int64, len(projects))
-	for rows.Next() {
-		var id, last int64
-		if err := rows.Scan(&id, &last); err != nil {
-			rows.Close()
-			return nil, mapErr(err)
-		}
-		next[id] = last - int64(counts[id]) + 1
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(err)
+	for _, c := range *counters {
+		next[c.ID] = c.Last - int64(counts[c.ID]) + 1
 	}
 	iids := make([]int64, len(nps))
 	for i, np := range nps {
@@ -217,8 +231,9 @@ func (q *Queries) insertPipelines(ctx context.Context, nps []NewPipeline, iids [
 	return pls, nil
 }
 
-// insertPipelineVariables inserts every pipeline's own variables.
-func (q *Queries) insertPipelineVariables(ctx context.Context, nps []NewPipeline, ids []int64) error {
+// queuePipelineVariables queues the insert of every pipeline's own
+// variables.
+func queuePipelineVariables(b *Batch, nps []NewPipeline, ids []int64) {
 	var pipelineIDs []int64
 	var keys, values, types []string
 	for i, np := range nps {
@@ -231,16 +246,16 @@ func (q *Queries) insertPipelineVariables(ctx context.Context, nps []NewPipeline
 		}
 	}
 	if len(keys) == 0 {
-		return nil
+		return
 	}
-	_, err := q.db.Exec(ctx, `INSERT INTO pipeline_variables (pipeline_id, key, value, variable_type)
+	b.queueExec(`INSERT INTO pipeline_variables (pipeline_id, key, value, variable_type)
 		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])`, pipelineIDs, keys, values, types)
-	return mapErr(err)
 }
 
-// insertJobs inserts every pipeline's jobs, in order, with the timestamps
-// their released status implies, and returns them.
-func (q *Queries) insertJobs(ctx context.Context, nps []NewPipeline, ids []int64) ([]CreatedJob, error) {
+// queueJobs queues the insert of every pipeline's jobs, in order, with the
+// timestamps their released status implies, and returns where they will
+// be.
+func queueJobs(b *Batch, nps []NewPipeline, ids []int64) *[]CreatedJob {
 	var (
 		pipelineIDs, projectIDs                      []int64
 		userIDs                                      []*int64
@@ -256,9 +271,9 @@ func (q *Queries) insertJobs(ctx context.Context, nps []NewPipeline, ids []int64
 		}
 	}
 	if len(names) == 0 {
-		return nil, nil
+		return new([]CreatedJob)
 	}
-	rows, err := q.db.Query(ctx, `INSERT INTO jobs (pipeline_id, project_id, user_id, kind, name, stage, stage_idx, status, when_,
+	return queueAll[CreatedJob](b, `INSERT INTO jobs (pipeline_id, project_id, user_id, kind, name, stage, stage_idx, status, when_,
 			allow_failure, spec, queued_at, finished_at)
 		SELECT pl, pr, u, k, nm, st, ix, s, w, a, sp::jsonb,
 			CASE WHEN s = 'pending' THEN now() END,
@@ -268,19 +283,6 @@ func (q *Queries) insertJobs(ctx context.Context, nps []NewPipeline, ids []int64
 		ORDER BY ord
 		RETURNING id, pipeline_id, project_id, kind, status`,
 		pipelineIDs, projectIDs, userIDs, kinds, names, stages, idxs, statuses, whens, allow, specs)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	jobs := make([]CreatedJob, 0, len(names))
-	for rows.Next() {
-		var j CreatedJob
-		if err := rows.Scan(&j.ID, &j.PipelineID, &j.ProjectID, &j.Kind, &j.Status); err != nil {
-			return nil, mapErr(err)
-		}
-		jobs = append(jobs, j)
-	}
-	return jobs, mapErr(rows.Err())
 }
 
 // jsonText is a JSON document as text for a ::json or ::jsonb cast, nil

@@ -85,12 +85,11 @@ func (q *Queries) DeleteTrigger(ctx context.Context, projectID, id int64) ([]byt
 	return digest, mapErr(err)
 }
 
-// TouchTriggers records that the given trigger tokens created a pipeline at
-// when. Several pipelines of one token in a batch need one update.
-func (q *Queries) TouchTriggers(ctx context.Context, ids []int64, when time.Time) error {
-	if len(ids) == 0 {
-		return nil
+// queueTouchTriggers queues recording that the given trigger tokens created
+// a pipeline at when. Several pipelines of one token in a batch need one
+// update.
+func queueTouchTriggers(b *Batch, ids []int64, when time.Time) {
+	if len(ids) > 0 {
+		b.queueExec(`UPDATE triggers SET last_used = $2 WHERE id = ANY($1) AND (last_used IS NULL OR last_used < $2)`, ids, when)
 	}
-	_, err := q.hotDB().Exec(ctx, `UPDATE triggers SET last_used = $2 WHERE id = ANY($1) AND (last_used IS NULL OR last_used < $2)`, ids, when)
-	return mapErr(err)
 }
