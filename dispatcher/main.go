@@ -200,7 +200,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		Limits:      worker.Limits{MaxDepth: cfg.BridgeMaxDepth, MaxHierarchySize: cfg.BridgeMaxHierarchySize},
 		RateLimits:  worker.RateLimits{Project: cfg.RateProject, Token: cfg.RateToken},
 		BridgeRetry: worker.BridgeRetry{Initial: cfg.BridgeRetryInitial, MaxElapsed: cfg.BridgeRetryMaxElapsed},
-		HotRows:     hot,
+		HotRows:     hot, ExternalURL: cfg.ExternalURL,
 	}, log, pool, nc, js, cons, scheduled)
 	jobs := worker.NewJobs(log, pool, nc, js, jobCons, cfg.ExternalURL, cfg.Concurrency, cfg.StuckAfter)
 	sched := scheduler.New(scheduler.Config{Interval: cfg.SchedulerEvery, CatchUp: cfg.CatchUp}, log, pool, js, cronspec.Next)

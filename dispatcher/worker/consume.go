@@ -52,6 +52,9 @@ type Config struct {
 	// BridgeRetry is how long and how often a bridge's downstream pipeline
 	// is retried while its ref does not exist.
 	BridgeRetry BridgeRetry
+	// ExternalURL is where the API is reached: the links of the pipelines
+	// in the answers to the ingress are under it.
+	ExternalURL string
 }
 
 // Worker consumes trigger events and creates pipelines. Any number of
@@ -360,18 +363,27 @@ func (w *Worker) kill(ctx context.Context, m jetstream.Msg, projectID int64, why
 	return true
 }
 
-// reply sends the outcome to the ingress waiting for it, if any.
+// reply sends the outcome to the ingress waiting for it, if any, with its
+// pipeline rendered as the API shows it: bare if the ingress asked so
+// (event.HeaderReplyBare), else as JSON.
 func (w *Worker) reply(log *slog.Logger, m jetstream.Msg, o event.Outcome) {
 	to := m.Headers().Get(event.HeaderReplyTo)
 	if to == "" {
 		return
 	}
-	data, err := json.Marshal(o)
+	var msg *nats.Msg
+	var err error
+	if m.Headers().Get(event.HeaderReplyBare) != "" {
+		msg, err = o.Message(to, w.cfg.ExternalURL)
+	} else if o, err = o.Rendered(w.cfg.ExternalURL); err == nil {
+		msg = nats.NewMsg(to)
+		msg.Data, err = event.EncodeJSON(o)
+	}
 	if err != nil {
 		log.Error("encode outcome", "err", err)
 		return
 	}
-	if err := w.nc.Publish(to, data); err != nil {
+	if err := w.nc.PublishMsg(msg); err != nil {
 		// The ingress falls back to a 202 and its status URL.
 		log.Warn("reply to ingress", "err", err)
 	}

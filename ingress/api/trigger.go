@@ -15,7 +15,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
-	"github.com/triggerd/triggerd/internal/entity"
 	"github.com/triggerd/triggerd/internal/event"
 	"github.com/triggerd/triggerd/internal/secret"
 	"github.com/triggerd/triggerd/internal/store"
@@ -322,13 +321,13 @@ func (s *Server) publishAndWait(w http.ResponseWriter, r *http.Request, project 
 
 // writeOutcome answers with a dispatcher's outcome.
 func (s *Server) writeOutcome(w http.ResponseWriter, o event.Outcome) error {
-	if o.Pipeline != nil {
-		writeJSON(w, o.Status, entity.NewPipeline(s.cfg.ExternalURL, *o.Pipeline))
-		return nil
+	o, err := o.Rendered(s.cfg.ExternalURL)
+	if err != nil {
+		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(o.Status)
-	_, err := w.Write(append(o.Body, '\n'))
+	_, err = w.Write(append(o.Body, '\n'))
 	return err
 }
 

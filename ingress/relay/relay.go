@@ -77,8 +77,9 @@ func (r *Relay) Close() {
 
 func (r *Relay) deliver(m *nats.Msg) {
 	// The subject ends in the event id: route first, and decode only what
-	// someone waits for, on a goroutine of its own, so that this one
-	// subscription does not decode every answer of the process in turn.
+	// someone waits for. A bare outcome needs no decoding; a JSON one is
+	// decoded on a goroutine of its own, so that this one subscription does
+	// not decode every answer of the process in turn.
 	eventID := strings.TrimPrefix(m.Subject, r.prefix)
 	r.mu.Lock()
 	chans := r.waiters[eventID]
@@ -87,6 +88,13 @@ func (r *Relay) deliver(m *nats.Msg) {
 	if len(chans) == 0 {
 		return
 	}
+	if o, ok := event.BareOutcome(eventID, m); ok {
+		for _, ch := range chans {
+			ch <- o // buffered, one outcome each
+		}
+		return
+	}
+	// A JSON outcome, from a dispatcher that predates bare replies.
 	go func() {
 		var o event.Outcome
 		if err := json.Unmarshal(m.Data, &o); err != nil {
@@ -135,6 +143,7 @@ func (r *Relay) PublishTrigger(ctx context.Context, ev *event.TriggerRequested) 
 	msg := nats.NewMsg(event.TriggerSubject(ev.ProjectID))
 	msg.Data = data
 	msg.Header.Set(event.HeaderReplyTo, r.prefix+ev.EventID)
+	msg.Header.Set(event.HeaderReplyBare, "1")
 	start := time.Now()
 	ack, err := r.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.EventID))
 	took := time.Since(start).Seconds()

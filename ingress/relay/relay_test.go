@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,18 +65,34 @@ func TestPublishDeduplicatesAndOutcomeReachesEveryWaiter(t *testing.T) {
 		msgs = append(msgs, m)
 	}
 	require.Len(t, msgs, 1)
-	data, err := json.Marshal(event.Outcome{EventID: "e1", Status: 404, Body: json.RawMessage(`{"message":"404 Not Found"}`)})
+	require.NotEmpty(t, msgs[0].Headers().Get(event.HeaderReplyBare), "the relay asks for bare outcomes")
+	reply, err := event.Outcome{EventID: "e1", Status: 404, Body: json.RawMessage(`{"message":"404 Not Found"}`)}.Message(
+		msgs[0].Headers().Get(event.HeaderReplyTo), "http://unused")
 	require.NoError(t, err)
-	require.NoError(t, nc.Publish(msgs[0].Headers().Get(event.HeaderReplyTo), data))
+	require.NoError(t, nc.PublishMsg(reply))
 	require.NoError(t, msgs[0].Ack())
-
 	for _, ch := range []<-chan event.Outcome{first, second} {
 		select {
 		case o := <-ch:
 			require.Equal(t, 404, o.Status)
+			require.JSONEq(t, `{"message":"404 Not Found"}`, string(o.Body))
 		case <-time.After(5 * time.Second):
 			t.Fatal("no outcome")
 		}
+	}
+
+	// A dispatcher that predates bare outcomes answers in JSON.
+	third, cancel3 := r.Await("e2")
+	defer cancel3()
+	data, err := json.Marshal(event.Outcome{EventID: "e2", Status: 400, Body: json.RawMessage(`{"message":"bad"}`)})
+	require.NoError(t, err)
+	require.NoError(t, nc.Publish(strings.TrimSuffix(msgs[0].Headers().Get(event.HeaderReplyTo), "e1")+"e2", data))
+	select {
+	case o := <-third:
+		require.Equal(t, 400, o.Status)
+		require.JSONEq(t, `{"message":"bad"}`, string(o.Body))
+	case <-time.After(5 * time.Second):
+		t.Fatal("no outcome")
 	}
 
 	r.Invalidate(ctx, event.Invalidation{ProjectID: 7, Ref: "main"})

@@ -6,12 +6,16 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/triggerd/triggerd/internal/entity"
 	"github.com/triggerd/triggerd/internal/store"
 )
 
@@ -48,6 +52,12 @@ const (
 
 	// Header names.
 	HeaderReplyTo = "Trg-Reply-To"
+	// HeaderReplyBare on a trigger event asks for the outcome bare: its
+	// body as the message's data and its status in HeaderStatus, so that
+	// the ingress decodes nothing. Without it (an ingress that predates
+	// it), the outcome is sent as JSON.
+	HeaderReplyBare = "Trg-Reply-Bare"
+	HeaderStatus    = "Trg-Status"
 	// Headers of a dead letter: the last error, how often the event was
 	// delivered, the subject it was published on and its first publication
 	// (RFC 3339).
@@ -113,7 +123,10 @@ type TriggerRequested struct {
 }
 
 // Outcome is a dispatcher's answer to one trigger event: 201 with the
-// pipeline, or a GitLab error status and body.
+// pipeline, or a GitLab error status and body. A dispatcher sends the
+// pipeline rendered in Body (see Rendered), so that the ingress writes it
+// as it is, without decoding and encoding it again; Pipeline is set on the
+// outcomes the ingress reads from the database itself.
 type Outcome struct {
 	EventID  string          `json:"event_id"`
 	Status   int             `json:"status"`
@@ -134,6 +147,56 @@ func PipelineOutcome(pl store.Pipeline) Outcome {
 		o.Status, o.Pipeline, o.Body = http.StatusUnprocessableEntity, nil, body
 	}
 	return o
+}
+
+// Rendered is o with its pipeline, if it has one, in Body as GitLab's API
+// shows it, linked under base (the external URL).
+func (o Outcome) Rendered(base string) (Outcome, error) {
+	if o.Pipeline == nil {
+		return o, nil
+	}
+	body, err := EncodeJSON(entity.NewPipeline(base, *o.Pipeline))
+	if err != nil {
+		return o, err
+	}
+	o.Pipeline, o.Body = nil, body
+	return o, nil
+}
+
+// Message is o as the reply to a trigger event that asked for it bare
+// (HeaderReplyBare): its status in a header and its body, rendered (see
+// Rendered), as the data.
+func (o Outcome) Message(subject, base string) (*nats.Msg, error) {
+	o, err := o.Rendered(base)
+	if err != nil {
+		return nil, err
+	}
+	m := nats.NewMsg(subject)
+	m.Header.Set(HeaderStatus, strconv.Itoa(o.Status))
+	m.Data = o.Body
+	return m, nil
+}
+
+// BareOutcome reads the outcome of event eventID from a reply sent by
+// Message; ok is false if m is not one.
+func BareOutcome(eventID string, m *nats.Msg) (o Outcome, ok bool) {
+	status, err := strconv.Atoi(m.Header.Get(HeaderStatus))
+	if err != nil || status < 100 || status > 599 {
+		return Outcome{}, false
+	}
+	return Outcome{EventID: eventID, Status: status, Body: m.Data}, true
+}
+
+// EncodeJSON encodes v as the API answers: like json.Marshal, but without
+// escaping &, < and > in strings, which GitLab does not do either.
+func EncodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // RejectionOutcome is the answer for an event the dispatcher refused.
