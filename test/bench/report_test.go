@@ -23,7 +23,7 @@ func TestReportRatiosAndTargets(t *testing.T) {
 	f.Burst.DuringBurst.P99 = 20
 	report := renderReport(config{Concurrency: 128}, []figure{
 		{Key: "a", Result: res(10000, 10)}, {Key: "b", Result: res(8000, 50)}, {Key: "b2", Result: res(4000, 50)}, {Key: "c", Result: res(5000, 60)},
-		{Key: "d", Result: d}, {Key: "e1", Result: res(5000, 60)}, {Key: "e2", Result: res(7500, 60)}, {Key: "f", Result: f},
+		{Key: "d2", Result: res(2500, 120)}, {Key: "d", Result: d}, {Key: "e1", Result: res(5000, 60)}, {Key: "e2", Result: res(7500, 60)}, {Key: "f", Result: f},
 	})
 	row := func(key string) string {
 		for _, line := range strings.Split(report, "\n") {
@@ -39,7 +39,7 @@ func TestReportRatiosAndTargets(t *testing.T) {
 		{"b", "| 0.80 | ≥ 8,000/s | yes |"},
 		{"b2", "4,000/s accepted, p99 50.0 ms | 0.40 | – | – |"},
 		{"c", "| 0.50 | ≥ 5,000/s and ≥ 0.5 × (a) | yes |"},
-		{"d", "p99 40.0 ms | – | p99 ≤ 50 ms | yes |"},
+		{"d", "p99 40.0 ms; right after (c), not settled: p50 0.0 ms, p99 120 ms | – | p99 ≤ 50 ms | yes |"},
 		{"e", "5,000/s vs 7,500/s (× 1.50) | 0.50 / 0.75"},
 		{"f", "exist 6.50 s after the minute; ordinary p99 during it 20.0 ms | – | ≤ 5 s; p99 < 50 ms | **no** |"},
 	} {
