@@ -71,15 +71,18 @@ func TestPublishDeduplicatesAndOutcomeReachesEveryWaiter(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, nc.PublishMsg(reply))
 	require.NoError(t, msgs[0].Ack())
-	for _, ch := range []<-chan event.Outcome{first, second} {
+	expect := func(ch <-chan event.Outcome, status int, body string) {
+		t.Helper()
 		select {
 		case o := <-ch:
-			require.Equal(t, 404, o.Status)
-			require.JSONEq(t, `{"message":"404 Not Found"}`, string(o.Body))
+			require.Equal(t, status, o.Status)
+			require.JSONEq(t, body, string(o.Body))
 		case <-time.After(5 * time.Second):
 			t.Fatal("no outcome")
 		}
 	}
+	expect(first, 404, `{"message":"404 Not Found"}`)
+	expect(second, 404, `{"message":"404 Not Found"}`)
 
 	// A dispatcher that predates bare outcomes answers in JSON.
 	third, cancel3 := r.Await("e2")
@@ -87,13 +90,7 @@ func TestPublishDeduplicatesAndOutcomeReachesEveryWaiter(t *testing.T) {
 	data, err := json.Marshal(event.Outcome{EventID: "e2", Status: 400, Body: json.RawMessage(`{"message":"bad"}`)})
 	require.NoError(t, err)
 	require.NoError(t, nc.Publish(strings.TrimSuffix(msgs[0].Headers().Get(event.HeaderReplyTo), "e1")+"e2", data))
-	select {
-	case o := <-third:
-		require.Equal(t, 400, o.Status)
-		require.JSONEq(t, `{"message":"bad"}`, string(o.Body))
-	case <-time.After(5 * time.Second):
-		t.Fatal("no outcome")
-	}
+	expect(third, 400, `{"message":"bad"}`)
 
 	r.Invalidate(ctx, event.Invalidation{ProjectID: 7, Ref: "main"})
 	select {
