@@ -268,11 +268,15 @@ func (l *lookup) prefetchRest(ctx context.Context, evs []*event.TriggerRequested
 	var b store.Batch
 	var users *[]store.User
 	var refs *[]store.Ref
+	var levels *[]store.AccessLevel
 	if len(userIDs) > 0 {
 		users = b.UsersByIDs(userIDs)
 	}
 	if len(refKeys) > 0 {
 		refs = b.RefsNamedIn(refKeys)
+	}
+	if len(pairs) > 0 {
+		levels = b.AccessLevels(pairs)
 	}
 	if err := l.q.Send(ctx, &b); err != nil {
 		return err
@@ -283,12 +287,12 @@ func (l *lookup) prefetchRest(ctx context.Context, evs []*event.TriggerRequested
 	if refs != nil {
 		l.fillRefs(refKeys, *refs)
 	}
-	if len(pairs) > 0 {
-		levels, err := l.q.AccessLevels(ctx, pairs)
-		if err != nil {
-			return err
+	if levels != nil {
+		found := make(map[store.UserProject]int, len(*levels))
+		for _, a := range *levels {
+			found[store.UserProject{UserID: a.UserID, ProjectID: a.ProjectID}] = a.Level
 		}
-		l.access.fill(pairs, levels)
+		l.access.fill(pairs, found)
 	}
 	return l.prefetchCommits(ctx)
 }

@@ -94,35 +94,29 @@ type UserProject struct {
 	ProjectID int64
 }
 
-// AccessLevels returns the access level of each pair, as AccessLevel does
-// for one; a pair whose project does not exist is absent.
-func (q *Queries) AccessLevels(ctx context.Context, pairs []UserProject) (map[UserProject]int, error) {
+// AccessLevel is the access level of a user on a project, read in bulk.
+type AccessLevel struct {
+	UserID    int64 `db:"user_id"`
+	ProjectID int64 `db:"project_id"`
+	Level     int   `db:"level"`
+}
+
+// AccessLevels queues a read of the access level of each pair, as
+// AccessLevel reads it for one; a pair whose project does not exist is
+// absent.
+func (b *Batch) AccessLevels(pairs []UserProject) *[]AccessLevel {
 	users := make([]int64, len(pairs))
 	projects := make([]int64, len(pairs))
 	for i, p := range pairs {
 		users[i], projects[i] = p.UserID, p.ProjectID
 	}
-	rows, err := q.db.Query(ctx, `SELECT k.user_id, p.id, GREATEST(
+	return queueAll[AccessLevel](b, `SELECT k.user_id, p.id AS project_id, GREATEST(
 			COALESCE((SELECT access_level FROM project_members WHERE project_id = p.id AND user_id = k.user_id
 				AND (expires_at IS NULL OR expires_at >= current_date)), 0),
 			COALESCE((SELECT access_level FROM namespace_members WHERE namespace_id = p.namespace_id AND user_id = k.user_id), 0),
-			CASE WHEN n.kind = 'user' AND n.owner_id = k.user_id THEN 50 ELSE 0 END)
+			CASE WHEN n.kind = 'user' AND n.owner_id = k.user_id THEN 50 ELSE 0 END) AS level
 		FROM unnest($1::bigint[], $2::bigint[]) AS k(user_id, project_id)
 		JOIN projects p ON p.id = k.project_id JOIN namespaces n ON n.id = p.namespace_id`, users, projects)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	out := make(map[UserProject]int, len(pairs))
-	for rows.Next() {
-		var k UserProject
-		var level int
-		if err := rows.Scan(&k.UserID, &k.ProjectID, &level); err != nil {
-			return nil, mapErr(err)
-		}
-		out[k] = level
-	}
-	return out, mapErr(rows.Err())
 }
 
 // EventResults is what became of trigger events that were decided: the
