@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/triggerd/triggerd/internal/event"
 	"github.com/triggerd/triggerd/internal/store"
 )
 
@@ -87,10 +88,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if v == nil {
 		return
 	}
-	enc := json.NewEncoder(w)
-	// GitLab does not escape &, < and > in JSON strings; neither do we.
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	data, err := event.EncodeJSON(v)
+	if err == nil {
+		_, err = w.Write(append(data, '\n'))
+	}
+	if err != nil {
 		slog.Debug("write response", "err", err)
 	}
 }
