@@ -88,10 +88,13 @@ func (r *Relay) deliver(m *nats.Msg) {
 	if len(chans) == 0 {
 		return
 	}
-	if o, ok := event.BareOutcome(eventID, m); ok {
+	hand := func(o event.Outcome) {
 		for _, ch := range chans {
 			ch <- o // buffered, one outcome each
 		}
+	}
+	if o, ok := event.BareOutcome(eventID, m); ok {
+		hand(o)
 		return
 	}
 	// A JSON outcome, from a dispatcher that predates bare replies.
@@ -101,9 +104,7 @@ func (r *Relay) deliver(m *nats.Msg) {
 			r.log.Warn("bad outcome message", "subject", m.Subject, "err", err)
 			return
 		}
-		for _, ch := range chans {
-			ch <- o // buffered, one outcome each
-		}
+		hand(o)
 	}()
 }
 

@@ -89,12 +89,13 @@ func (q *Queries) CreatePipelines(ctx context.Context, nps []NewPipeline) ([]Pip
 	// taken apart (HotRowsOn), else with the jobs; either way after the
 	// projects' rows are locked, as everywhere.
 	var b Batch
-	touch := func(b *Batch) { queueTouchTriggers(b, triggers, now) }
-	if q.hot == nil {
-		touch(&b)
-		touch = func(*Batch) {}
+	withIIDs := func(*Batch) {}
+	if q.hot != nil {
+		withIIDs = func(hot *Batch) { queueTouchTriggers(hot, triggers, now) }
+	} else {
+		queueTouchTriggers(&b, triggers, now)
 	}
-	iids, err := q.allocateIIDs(ctx, nps, touch)
+	iids, err := q.allocateIIDs(ctx, nps, withIIDs)
 	if err != nil {
 		return nil, nil, err
 	}
