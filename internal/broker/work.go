@@ -53,6 +53,13 @@ func Work(ctx context.Context, cons jetstream.Consumer, opts WorkOptions, handle
 // acknowledging. The follow-up runs while the same handler goroutine takes
 // its next batch; each goroutine has at most one follow-up running and
 // waits for it before starting another, and for the last before it stops.
+//
+// With batches, the first handler takes whatever has been pulled, and the
+// others join only while at least half a batch waits (see helperBacklog).
+// Under light load one handler sees every message, so batches stay as large
+// as the load makes them and no two transactions compete for the same rows;
+// once one handler cannot keep up, the others take the backlog in batches
+// of their own and overlap their round trips with the first one's.
 func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions, handle func(context.Context, []jetstream.Msg) (followUp func())) error {
 	if opts.Concurrency < 1 {
 		opts.Concurrency = 1
@@ -73,15 +80,23 @@ func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions,
 		buffer = opts.PullMax
 	}
 	msgs := make(chan jetstream.Msg, buffer)
+	// backlog wakes a helper when msgs holds helperBacklog messages or more;
+	// stopped tells the helpers that msgs is closed.
+	backlog, stopped := make(chan struct{}, 1), make(chan struct{})
+	minBacklog := helperBacklog(opts.MaxBatch)
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	var wg sync.WaitGroup
 	for i := 0; i < opts.Concurrency; i++ {
 		wg.Add(1)
+		receive := func() (jetstream.Msg, bool) { m, ok := <-msgs; return m, ok }
+		if i > 0 && opts.MaxBatch > 1 {
+			receive = func() (jetstream.Msg, bool) { return receiveBacklogged(msgs, backlog, stopped, minBacklog) }
+		}
 		go func() {
 			defer wg.Done()
 			var previous chan struct{} // closed when the last follow-up is done
-			for m := range msgs {
+			for m, ok := receive(); ok; m, ok = receive() {
 				next := handle(workCtx, takeBatch(m, msgs, opts.MaxBatch))
 				if next == nil {
 					continue
@@ -105,12 +120,20 @@ func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions,
 		select {
 		case msgs <- m:
 		case <-ctx.Done():
+			return
+		}
+		if len(msgs) >= minBacklog {
+			select {
+			case backlog <- struct{}{}:
+			default:
+			}
 		}
 	}, jetstream.PullMaxMessages(opts.PullMax), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		opts.Log.Warn("consume "+opts.Name, "err", err)
 	}))
 	if err != nil {
 		close(msgs)
+		close(stopped)
 		wg.Wait()
 		return fmt.Errorf("consume %s: %w", opts.Name, err)
 	}
@@ -123,6 +146,7 @@ func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions,
 	case <-time.After(opts.DrainWait):
 	}
 	close(msgs)
+	close(stopped)
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	if opts.Grace > 0 {
@@ -134,6 +158,33 @@ func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions,
 	}
 	<-done
 	return nil
+}
+
+// helperBacklog is how many pulled messages must wait before a second
+// handler starts a batch of its own: half a batch, so that a helper's batch
+// is large enough to be worth its round trips.
+func helperBacklog(maxBatch int) int { return max(1, maxBatch/2) }
+
+// receiveBacklogged is a helper handler's next message: it waits until msgs
+// holds at least min messages (backlog is signalled when it may), and
+// reports false once stopped is closed. A helper leaves a short queue to
+// the first handler even after a wake-up, since that one may have emptied
+// it meanwhile.
+func receiveBacklogged(msgs <-chan jetstream.Msg, backlog, stopped <-chan struct{}, min int) (jetstream.Msg, bool) {
+	for {
+		if len(msgs) >= min {
+			select {
+			case m, ok := <-msgs:
+				return m, ok
+			default:
+			}
+		}
+		select {
+		case <-backlog:
+		case <-stopped:
+			return nil, false
+		}
+	}
 }
 
 // takeBatch is first and whatever else msgs holds right now, up to max.

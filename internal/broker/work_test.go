@@ -79,3 +79,56 @@ func TestWorkBatchesOverlapsFollowUps(t *testing.T) {
 	}
 	require.True(t, secondDone.Load())
 }
+
+// A second handler starts a batch only while half a batch waits: a short
+// queue behind a busy handler is left to it, a long one is taken at once.
+func TestWorkBatchesHelperTakesOnlyABacklog(t *testing.T) {
+	js := jetStream(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	require.NoError(t, broker.EnsureStreams(ctx, js, broker.StreamConfig{}))
+	cons, err := broker.DispatcherConsumer(ctx, js, time.Minute)
+	require.NoError(t, err)
+
+	sizes := make(chan int, 10)
+	release := make(chan struct{})
+	var calls atomic.Int32
+	handle := func(_ context.Context, msgs []jetstream.Msg) func() {
+		sizes <- len(msgs)
+		if calls.Add(1) == 1 {
+			<-release // the first handler stays busy
+		}
+		for _, m := range msgs {
+			_ = m.Ack()
+		}
+		return nil
+	}
+	returned := make(chan error, 1)
+	go func() {
+		returned <- broker.WorkBatches(ctx, cons, broker.WorkOptions{Name: "test", Concurrency: 2, MaxBatch: 8,
+			DrainWait: time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, handle)
+	}()
+
+	require.NoError(t, publishTriggers(t, js, 0, 1))
+	require.Equal(t, 1, <-sizes)
+	require.NoError(t, publishTriggers(t, js, 1, 3))
+	require.Never(t, func() bool { return len(sizes) > 0 }, 300*time.Millisecond, 10*time.Millisecond,
+		"a second handler took a queue shorter than half a batch")
+	require.NoError(t, publishTriggers(t, js, 4, 1))
+	select {
+	case n := <-sizes:
+		require.Equal(t, 4, n, "the helper takes the whole backlog")
+	case <-time.After(5 * time.Second):
+		t.Fatal("no second handler took a backlog of half a batch")
+	}
+
+	close(release)
+	cancel()
+	select {
+	case err := <-returned:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("WorkBatches did not return")
+	}
+	require.EqualValues(t, 2, calls.Load())
+}
