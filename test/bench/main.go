@@ -42,11 +42,13 @@ type config struct {
 	ServerURL   string
 	Database    string
 	Concurrency int
-	Sync        time.Duration
-	Short       time.Duration
-	Schedules   int
-	SchedProjs  int
-	BurstRate   float64
+	// SyncConcurrency is the workers of the synchronous runs (c) and (e).
+	SyncConcurrency int
+	Sync            time.Duration
+	Short           time.Duration
+	Schedules       int
+	SchedProjs      int
+	BurstRate       float64
 }
 
 func main() {
@@ -57,7 +59,8 @@ func main() {
 	fs.StringVar(&c.Work, "work", "tmp/bench", "directory for logs, NATS storage and raw JSON results")
 	fs.StringVar(&c.ServerURL, "server-url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "Postgres server (a database on it is created afresh)")
 	fs.StringVar(&c.Database, "database", "triggerd_bench", "database created afresh for the run")
-	fs.IntVar(&c.Concurrency, "concurrency", 128, "closed-loop workers of the throughput runs (a), (b), (c), (e)")
+	fs.IntVar(&c.Concurrency, "concurrency", 128, "closed-loop workers of the throughput runs (a) and (b)")
+	fs.IntVar(&c.SyncConcurrency, "sync-concurrency", 512, "closed-loop workers of the synchronous runs (c) and (e)")
 	fs.DurationVar(&c.Sync, "sync", 60*time.Second, "length of run (c)")
 	fs.DurationVar(&c.Short, "short", 20*time.Second, "length of runs (a), (b), (d), (e)")
 	fs.IntVar(&c.Schedules, "schedules", 10000, "schedules of the burst (f)")
@@ -111,7 +114,7 @@ func run(ctx context.Context, c config) error {
 	add := func(key, name string, r *loadresult.Result) {
 		figs = append(figs, figure{Key: key, Name: name, Result: r})
 	}
-	conc := strconv.Itoa(c.Concurrency)
+	conc, syncConc := strconv.Itoa(c.Concurrency), strconv.Itoa(c.SyncConcurrency)
 	short := c.Short.String()
 	// measure is one run, settled first: the writes of the run before are
 	// on disk, so that it does not pay for them.
@@ -170,7 +173,7 @@ func run(ctx context.Context, c config) error {
 	add("b2", "ingress accept rate, async=true, dispatcher draining meanwhile", b2)
 
 	// (c) the synchronous 201 path, three jobs, two variables.
-	cr, err := measure("c-sync", "-concurrency", conc, "-duration", c.Sync.String(), "-jobs", "3", "-variables", "2")
+	cr, err := measure("c-sync", "-concurrency", syncConc, "-duration", c.Sync.String(), "-jobs", "3", "-variables", "2")
 	if err != nil {
 		return err
 	}
@@ -192,7 +195,7 @@ func run(ctx context.Context, c config) error {
 	add("d", fmt.Sprintf("latency at 50%% of (c), open loop %.0f/s", half), d)
 
 	// (e) one vs two dispatchers, same run length.
-	e1, err := measure("e-1-dispatcher", "-concurrency", conc, "-duration", short)
+	e1, err := measure("e-1-dispatcher", "-concurrency", syncConc, "-duration", short)
 	if err != nil {
 		return err
 	}
@@ -201,7 +204,7 @@ func run(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
-	e2, err := measure("e-2-dispatchers", "-concurrency", conc, "-duration", short)
+	e2, err := measure("e-2-dispatchers", "-concurrency", syncConc, "-duration", short)
 	if err != nil {
 		return err
 	}

@@ -103,8 +103,11 @@ func renderReport(c config, figs []figure) string {
 - Every run starts settled: `+"`sync`"+`, a Postgres `+"`CHECKPOINT`"+`, `+"`sync`"+`, so that what the run before wrote
   is on disk and its writeback does not land in this run. (d2) is the exception, to show what that writeback
   does: the same open loop as (d), started the moment (c) ends.
-- Throughput runs are closed loop (%d workers, keep-alive connections); (d) is open loop at a fixed offered rate,
-  its latency counted from when each request was due, so a stall of the server shows up in full.
+- Throughput runs are closed loop with keep-alive connections: %d workers for (a) and (b), %d for the
+  synchronous runs (c) and (e). A synchronous answer takes a batch cycle or two, so a closed loop's rate is
+  its workers over that latency (Little's law): with 128 workers (c) measured the workers' patience, not
+  what the service sustains. (d) is open loop at a fixed offered rate, its latency counted from when each
+  request was due, so a stall of the server shows up in full.
 - Percentiles come from HDR histograms (github.com/HdrHistogram/hdrhistogram-go), three significant figures.
 - Every trigger carries a unique Idempotency-Key and is sent as GitLab's documented `+"`curl --form`"+` (multipart
   form: token, ref, variables). The ceiling (a) gets the same requests and only publishes them.
@@ -118,15 +121,14 @@ func renderReport(c config, figs []figure) string {
   (b2) is the same load with the dispatcher draining at the same time on the same cores.
 - (f) creates the schedules through the API, due at a whole minute at least 75 s ahead, and reads the
   pipelines table every 20 ms from the minute on; ordinary triggers run from five seconds before the minute.
-`, c.Concurrency)
+`, c.Concurrency, c.SyncConcurrency)
 
 	w("\n## Where the time goes\n\n")
 	w(`What profiling (pprof on each binary's METRICS_ADDR) and sampling pg_stat_activity showed while these
 figures were made, and what follows from it:
 
 - Everything shares two cores. During (c) the ingress with its embedded NATS server takes the largest
-  share, then Postgres, then the dispatcher and the load tool itself about equally; the machine keeps some
-  idle time, because one batch loop decides one batch at a time and waits on Postgres in between.
+  share, then Postgres, then the dispatcher and the load tool itself about equally.
 - Hot rows were the first limit: every batch bumped its projects' iid counters and touched its trigger
   tokens inside its transaction, so concurrent batches of the same projects ran one after another (most
   active sessions waited on Lock:transactionid). Batches now take iids in single statements outside their
@@ -136,10 +138,12 @@ figures were made, and what follows from it:
   batch takes five round trips to Postgres whatever its size (BEGIN with every read the events need, the
   iids, the pipelines, their variables and jobs, COMMIT), and each commit is a WAL flush. The dispatcher
   answers with the pipeline already rendered as the API shows it, which the ingress writes as it is.
-- One batch loop per dispatcher does better here than several: the loop takes whatever has arrived, so
-  batches grow with the load, while more loops split the same arrivals into smaller transactions that contend
-  for the same cores and WAL flushes. Replies go out right after the commit; publishing the jobs and acking
-  run while the next batch is decided.
+- A batch loop takes whatever has arrived, so batches grow with the load. One loop alone was busy 99%% of
+  the time at saturation while a third of the cores idled on its round trips; loops that all take from the
+  queue split light load into small transactions that contend for the same cores and WAL flushes. So a
+  second loop joins only while half a batch waits (` + "`DISPATCHER_BATCHES=2`" + `): light load sees one loop,
+  saturation two. Replies go out right after the commit; publishing the jobs and acking run while the next
+  batch is decided.
 - Garbage collection took about a seventh of the dispatcher's CPU at Go's default; every binary runs with
   GOGC=400 unless told otherwise, which the ceiling handler and the load tool share.
 - A second dispatcher process on the same two cores shares the same CPU: what it adds in (e) comes from
