@@ -64,7 +64,7 @@ func loadConfig(args []string) (config, error) {
 	conc := conf.Int(fs, "concurrency", "DISPATCHER_CONCURRENCY", 16, "job events processed at once")
 	batches := conf.Int(fs, "batches", "DISPATCHER_BATCHES", 2, "batches of trigger events decided at once (the second and later only while half a batch waits)")
 	batchSize := conf.Int(fs, "batch-size", "DISPATCHER_BATCH_SIZE", 256, "trigger events decided in one transaction at most")
-	schedBatches := conf.Int(fs, "schedule-batches", "DISPATCHER_SCHEDULE_BATCHES", 2, "batches of schedule slots decided at once")
+	schedBatches := conf.Int(fs, "schedule-batches", "DISPATCHER_SCHEDULE_BATCHES", 1, "batches of schedule slots decided at once")
 	schedBatchSize := conf.Int(fs, "schedule-batch-size", "DISPATCHER_SCHEDULE_BATCH_SIZE", 128, "schedule slots decided in one transaction at most")
 	rateProject := conf.Int(fs, "pipeline-rate-limit-project", "PIPELINE_RATE_LIMIT_PROJECT", 0,
 		"pipelines one project may create per minute (0: no limit)")
