@@ -166,13 +166,13 @@ func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions,
 func helperBacklog(maxBatch int) int { return max(1, maxBatch/2) }
 
 // receiveBacklogged is a helper handler's next message: it waits until msgs
-// holds at least min messages (backlog is signalled when it may), and
+// holds least messages or more (backlog is signalled when it may), and
 // reports false once stopped is closed. A helper leaves a short queue to
 // the first handler even after a wake-up, since that one may have emptied
 // it meanwhile.
-func receiveBacklogged(msgs <-chan jetstream.Msg, backlog, stopped <-chan struct{}, min int) (jetstream.Msg, bool) {
+func receiveBacklogged(msgs <-chan jetstream.Msg, backlog, stopped <-chan struct{}, least int) (jetstream.Msg, bool) {
 	for {
-		if len(msgs) >= min {
+		if len(msgs) >= least {
 			select {
 			case m, ok := <-msgs:
 				return m, ok
