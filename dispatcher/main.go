@@ -203,7 +203,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		HotRows:     hot, ExternalURL: cfg.ExternalURL,
 	}, log, pool, nc, js, cons, scheduled)
 	jobs := worker.NewJobs(log, pool, nc, js, jobCons, cfg.ExternalURL, cfg.Concurrency, cfg.StuckAfter)
-	sched := scheduler.New(scheduler.Config{Interval: cfg.SchedulerEvery, CatchUp: cfg.CatchUp}, log, pool, js, cronspec.Next)
+	sched := scheduler.New(scheduler.Config{Interval: cfg.SchedulerEvery, CatchUp: cfg.CatchUp,
+		Backlog: func(ctx context.Context) (int64, error) { return broker.Unfinished(ctx, scheduled) }}, log, pool, js, cronspec.Next)
 	// Any part failing stops the others: the process exits and is
 	// restarted rather than running part of a dispatcher.
 	ctx, cancel := context.WithCancel(ctx)

@@ -10,6 +10,9 @@
 // the event id, and past its window the dispatcher finds the pipeline by it.
 // Due rows are claimed in batches with FOR UPDATE SKIP LOCKED, their events
 // published asynchronously, and their next_run_at advanced in one statement.
+// A batch is fired only while the slots fired before it are nearly all
+// decided (Config.Backlog), so a burst flows through at the pace the
+// dispatchers decide it instead of landing on the machine at once.
 package scheduler
 
 import (
@@ -44,6 +47,20 @@ type Config struct {
 	CatchUp string
 	// LockKey is the advisory lock of the leader.
 	LockKey int64
+	// Backlog, when set, is how many fired slots wait to be decided (the
+	// slot consumer's pending and unacknowledged messages). The leader
+	// fires the next batch only once it is below MaxBacklog, so that a
+	// burst is fired about as fast as the dispatchers decide it, not all
+	// in its first half second, when firing ten thousand slots took the
+	// machine from the ordinary triggers arriving meanwhile.
+	Backlog func(context.Context) (int64, error)
+	// MaxBacklog is the most fired slots left waiting before the leader
+	// fires more (default 2 × Batch).
+	MaxBacklog int
+	// BacklogWait bounds how long the leader waits for the backlog to
+	// shrink before it fires anyway (default 10 s): slow deciders delay a
+	// burst, they do not stop it.
+	BacklogWait time.Duration
 }
 
 // Scheduler fires due schedules while it leads.
@@ -61,7 +78,13 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, js jetstream.JetStrea
 		cfg.Interval = time.Second
 	}
 	if cfg.Batch <= 0 {
-		cfg.Batch = 1000
+		cfg.Batch = 256
+	}
+	if cfg.MaxBacklog <= 0 {
+		cfg.MaxBacklog = 2 * cfg.Batch
+	}
+	if cfg.BacklogWait <= 0 {
+		cfg.BacklogWait = 10 * time.Second
 	}
 	if cfg.CatchUp == "" {
 		cfg.CatchUp = "latest"
@@ -150,15 +173,51 @@ type due struct {
 	NextRunAt time.Time
 }
 
-// FireDue fires every schedule due at now, in batches, and returns how many
-// slots it fired.
+// FireDue fires every schedule due at now, in batches paced by the backlog
+// of fired slots, and returns how many slots it fired.
 func (s *Scheduler) FireDue(ctx context.Context, now time.Time) (int, error) {
 	total := 0
 	for {
+		var due bool
+		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pipeline_schedules WHERE active AND next_run_at <= $1)`,
+			now).Scan(&due); err != nil || !due {
+			return total, err
+		}
+		if err := s.awaitBacklog(ctx); err != nil {
+			return total, err
+		}
 		n, more, err := s.fireBatch(ctx, now)
 		total += n
 		if err != nil || !more {
 			return total, err
+		}
+	}
+}
+
+// awaitBacklog returns once fewer than MaxBacklog fired slots wait to be
+// decided, or after BacklogWait, or at once when the backlog cannot be
+// read.
+func (s *Scheduler) awaitBacklog(ctx context.Context) error {
+	if s.cfg.Backlog == nil {
+		return nil
+	}
+	deadline := time.Now().Add(s.cfg.BacklogWait)
+	for {
+		n, err := s.cfg.Backlog(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.log.Warn("read the schedule slot backlog; firing without it", "err", err)
+			return nil
+		}
+		if n < int64(s.cfg.MaxBacklog) || !time.Now().Before(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/triggerd/triggerd/internal/broker"
@@ -122,6 +124,46 @@ func TestFireDueFiresEachSlotOnceInBatches(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.Len(t, f.events(t), 25, "the repeated slot was deduplicated")
+}
+
+// A burst is fired as fast as it is decided: the leader fires the next
+// batch only while fewer than MaxBacklog fired slots wait, and fires anyway
+// once BacklogWait has passed.
+func TestFireDueWaitsForTheBacklog(t *testing.T) {
+	f := newFixture(t)
+	midnight := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	for range 30 {
+		f.schedule(t, "0 0 * * *", midnight, true)
+	}
+	var decided atomic.Int64
+	backlog := func(context.Context) (int64, error) { return int64(len(f.events(t))) - decided.Load(), nil }
+	s := New(Config{Batch: 10, MaxBacklog: 15, Backlog: backlog, BacklogWait: time.Minute}, quiet(), f.pool, f.js, cronspec.Next)
+	fired := make(chan int, 1)
+	go func() {
+		n, err := s.FireDue(context.Background(), midnight.Add(time.Second))
+		assert.NoError(t, err)
+		fired <- n
+	}()
+	require.Eventually(t, func() bool { return len(f.events(t)) == 20 }, 5*time.Second, 10*time.Millisecond)
+	require.Never(t, func() bool { return len(f.events(t)) > 20 }, 300*time.Millisecond, 20*time.Millisecond,
+		"fired a third batch while 20 slots waited")
+	decided.Store(10)
+	select {
+	case n := <-fired:
+		require.Equal(t, 30, n)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the backlog shrank and the leader fired nothing more")
+	}
+	require.Len(t, f.events(t), 30)
+
+	// A backlog that never shrinks delays the slots, it does not drop them.
+	for range 10 {
+		f.schedule(t, "0 0 * * *", midnight.Add(24*time.Hour), true)
+	}
+	s = New(Config{Batch: 10, MaxBacklog: 1, Backlog: backlog, BacklogWait: 100 * time.Millisecond}, quiet(), f.pool, f.js, cronspec.Next)
+	n, err := s.FireDue(context.Background(), midnight.Add(24*time.Hour+time.Second))
+	require.NoError(t, err)
+	require.Equal(t, 10+30, n, "every due slot fired: the next day's 30 and the 10 new ones")
 }
 
 func TestDowntimeFiresTheLatestMissedSlotOnce(t *testing.T) {

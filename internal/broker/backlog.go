@@ -100,8 +100,7 @@ func (b *Backlog) refresh(ctx context.Context) error {
 func (b *Backlog) fetch(ctx context.Context) (int64, error) {
 	c, err := b.js.Consumer(ctx, b.stream, b.consumer)
 	if err == nil {
-		ci := c.CachedInfo()
-		return int64(ci.NumPending) + int64(ci.NumAckPending), nil
+		return unfinished(c.CachedInfo()), nil
 	}
 	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return 0, err
@@ -111,6 +110,20 @@ func (b *Backlog) fetch(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return int64(st.CachedInfo().State.Msgs), nil
+}
+
+// Unfinished asks the server how many messages cons has not finished:
+// not yet delivered, or delivered and not yet acknowledged.
+func Unfinished(ctx context.Context, cons jetstream.Consumer) (int64, error) {
+	ci, err := cons.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return unfinished(ci), nil
+}
+
+func unfinished(ci *jetstream.ConsumerInfo) int64 {
+	return int64(ci.NumPending) + int64(ci.NumAckPending)
 }
 
 // JetStream's error code for a message it could not store; the description
