@@ -17,12 +17,7 @@ import (
 // A batch's follow-up runs while its goroutine takes the next batch; the
 // next follow-up waits for it, and WorkBatches returns only after the last.
 func TestWorkBatchesOverlapsFollowUps(t *testing.T) {
-	js := jetStream(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	require.NoError(t, broker.EnsureStreams(ctx, js, broker.StreamConfig{}))
-	cons, err := broker.DispatcherConsumer(ctx, js, time.Minute)
-	require.NoError(t, err)
+	ctx, cancel, js, cons := workConsumer(t)
 
 	batches := make(chan int, 10)
 	release := make(chan struct{})
@@ -45,11 +40,7 @@ func TestWorkBatchesOverlapsFollowUps(t *testing.T) {
 			}
 		}
 	}
-	returned := make(chan error, 1)
-	go func() {
-		returned <- broker.WorkBatches(ctx, cons, broker.WorkOptions{Name: "test", Concurrency: 1, MaxBatch: 8,
-			DrainWait: time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, handle)
-	}()
+	returned := startWorkBatches(ctx, cons, 1, handle)
 
 	require.NoError(t, publishTriggers(t, js, 0, 1))
 	require.Equal(t, 1, <-batches)
@@ -71,24 +62,14 @@ func TestWorkBatchesOverlapsFollowUps(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	close(release)
-	select {
-	case err := <-returned:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("WorkBatches did not return")
-	}
+	requireReturned(t, returned)
 	require.True(t, secondDone.Load())
 }
 
 // A second handler starts a batch only while half a batch waits: a short
 // queue behind a busy handler is left to it, a long one is taken at once.
 func TestWorkBatchesHelperTakesOnlyABacklog(t *testing.T) {
-	js := jetStream(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	require.NoError(t, broker.EnsureStreams(ctx, js, broker.StreamConfig{}))
-	cons, err := broker.DispatcherConsumer(ctx, js, time.Minute)
-	require.NoError(t, err)
+	ctx, cancel, js, cons := workConsumer(t)
 
 	sizes := make(chan int, 10)
 	release := make(chan struct{})
@@ -103,11 +84,7 @@ func TestWorkBatchesHelperTakesOnlyABacklog(t *testing.T) {
 		}
 		return nil
 	}
-	returned := make(chan error, 1)
-	go func() {
-		returned <- broker.WorkBatches(ctx, cons, broker.WorkOptions{Name: "test", Concurrency: 2, MaxBatch: 8,
-			DrainWait: time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, handle)
-	}()
+	returned := startWorkBatches(ctx, cons, 2, handle)
 
 	require.NoError(t, publishTriggers(t, js, 0, 1))
 	require.Equal(t, 1, <-sizes)
@@ -124,11 +101,40 @@ func TestWorkBatchesHelperTakesOnlyABacklog(t *testing.T) {
 
 	close(release)
 	cancel()
+	requireReturned(t, returned)
+	require.EqualValues(t, 2, calls.Load())
+}
+
+// workConsumer is a JetStream with the streams and the dispatcher's
+// consumer, and a context that the test may cancel early.
+func workConsumer(t *testing.T) (context.Context, context.CancelFunc, jetstream.JetStream, jetstream.Consumer) {
+	t.Helper()
+	js := jetStream(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	require.NoError(t, broker.EnsureStreams(ctx, js, broker.StreamConfig{}))
+	cons, err := broker.DispatcherConsumer(ctx, js, time.Minute)
+	require.NoError(t, err)
+	return ctx, cancel, js, cons
+}
+
+// startWorkBatches runs WorkBatches with handlers handlers and batches of
+// at most 8; its error arrives on the returned channel.
+func startWorkBatches(ctx context.Context, cons jetstream.Consumer, handlers int, handle func(context.Context, []jetstream.Msg) func()) <-chan error {
+	returned := make(chan error, 1)
+	go func() {
+		returned <- broker.WorkBatches(ctx, cons, broker.WorkOptions{Name: "test", Concurrency: handlers, MaxBatch: 8,
+			DrainWait: time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, handle)
+	}()
+	return returned
+}
+
+func requireReturned(t *testing.T, returned <-chan error) {
+	t.Helper()
 	select {
 	case err := <-returned:
 		require.NoError(t, err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("WorkBatches did not return")
 	}
-	require.EqualValues(t, 2, calls.Load())
 }
