@@ -52,7 +52,7 @@ chaos: check-services
 
 # The benchmarks: the whole stack on this machine driven by the load tool
 # (test/load), against the ceiling handler (test/ceiling); writes
-# docs/BENCHMARKS.md from that one run. Takes about thirteen minutes.
+# docs/BENCHMARKS.md from that one run. Takes eight to fourteen minutes here.
 bench: build check-services
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ceiling ./test/ceiling
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/load ./test/load
