@@ -84,13 +84,14 @@ func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions,
 	// stopped tells the helpers that msgs is closed.
 	backlog, stopped := make(chan struct{}, 1), make(chan struct{})
 	minBacklog := helperBacklog(opts.MaxBatch)
+	helpers := opts.Concurrency > 1 && opts.MaxBatch > 1
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	var wg sync.WaitGroup
 	for i := 0; i < opts.Concurrency; i++ {
 		wg.Add(1)
 		receive := func() (jetstream.Msg, bool) { m, ok := <-msgs; return m, ok }
-		if i > 0 && opts.MaxBatch > 1 {
+		if i > 0 && helpers {
 			receive = func() (jetstream.Msg, bool) { return receiveBacklogged(msgs, backlog, stopped, minBacklog) }
 		}
 		go func() {
@@ -122,7 +123,7 @@ func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions,
 		case <-ctx.Done():
 			return
 		}
-		if len(msgs) >= minBacklog {
+		if helpers && len(msgs) >= minBacklog {
 			select {
 			case backlog <- struct{}{}:
 			default:
