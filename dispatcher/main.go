@@ -35,6 +35,7 @@ type config struct {
 	Concurrency      int
 	Batches          int
 	BatchSize        int
+	BatchInterval    time.Duration
 	SchedBatches     int
 	SchedBatchSize   int
 	MaxDeliver       int
@@ -64,6 +65,8 @@ func loadConfig(args []string) (config, error) {
 	conc := conf.Int(fs, "concurrency", "DISPATCHER_CONCURRENCY", 16, "job events processed at once")
 	batches := conf.Int(fs, "batches", "DISPATCHER_BATCHES", 2, "batches of trigger events decided at once (the second and later only while half a batch waits)")
 	batchSize := conf.Int(fs, "batch-size", "DISPATCHER_BATCH_SIZE", 256, "trigger events decided in one transaction at most")
+	batchInterval := conf.Duration(fs, "batch-interval", "DISPATCHER_BATCH_INTERVAL", 10*time.Millisecond,
+		"while batches hold fewer than a quarter of DISPATCHER_BATCH_SIZE, the first loop starts one at most this often (0: at once)")
 	schedBatches := conf.Int(fs, "schedule-batches", "DISPATCHER_SCHEDULE_BATCHES", 1, "batches of schedule slots decided at once")
 	schedBatchSize := conf.Int(fs, "schedule-batch-size", "DISPATCHER_SCHEDULE_BATCH_SIZE", 128, "schedule slots decided in one transaction at most")
 	rateProject := conf.Int(fs, "pipeline-rate-limit-project", "PIPELINE_RATE_LIMIT_PROJECT", 0,
@@ -91,7 +94,7 @@ func loadConfig(args []string) (config, error) {
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
-	cfg := config{DatabaseURL: *db, NATSURL: *natsURL, MetricsAddr: *metricsAddr, Concurrency: *conc, Batches: *batches, BatchSize: *batchSize, SchedBatches: *schedBatches, SchedBatchSize: *schedBatchSize, MaxDeliver: *maxDeliver, RateProject: *rateProject, RateToken: *rateToken, AckWait: *ackWait, Replicas: *replicas,
+	cfg := config{DatabaseURL: *db, NATSURL: *natsURL, MetricsAddr: *metricsAddr, Concurrency: *conc, Batches: *batches, BatchSize: *batchSize, BatchInterval: *batchInterval, SchedBatches: *schedBatches, SchedBatchSize: *schedBatchSize, MaxDeliver: *maxDeliver, RateProject: *rateProject, RateToken: *rateToken, AckWait: *ackWait, Replicas: *replicas,
 		CrashAfterCommit: *crash, ExternalURL: strings.TrimSuffix(*ext, "/"), StuckAfter: *stuck, SchedulerEvery: *every, CatchUp: *catchUp, LogLevel: *level,
 		BridgeMaxDepth: *maxDepth, BridgeMaxHierarchySize: *maxSize, BridgeRetryInitial: *retryInitial, BridgeRetryMaxElapsed: *retryMax}
 	switch {
@@ -99,6 +102,8 @@ func loadConfig(args []string) (config, error) {
 		return config{}, errors.New("PIPELINE_RATE_LIMIT_PROJECT and PIPELINE_RATE_LIMIT_TOKEN must not be negative")
 	case cfg.MaxDeliver < 1:
 		return config{}, fmt.Errorf("DISPATCHER_MAX_DELIVER must be at least 1, not %d", cfg.MaxDeliver)
+	case cfg.BatchInterval < 0:
+		return config{}, errors.New("DISPATCHER_BATCH_INTERVAL must not be negative")
 	case cfg.Batches < 1 || cfg.BatchSize < 1:
 		return config{}, fmt.Errorf("DISPATCHER_BATCHES and DISPATCHER_BATCH_SIZE must be at least 1, not %d and %d", cfg.Batches, cfg.BatchSize)
 	case cfg.SchedBatches < 1 || cfg.SchedBatchSize < 1:
@@ -136,7 +141,7 @@ func main() {
 
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	log.Info("starting", "database_url", store.RedactURL(cfg.DatabaseURL), "nats_url", cfg.NATSURL, "metrics_addr", cfg.MetricsAddr,
-		"concurrency", cfg.Concurrency, "batches", cfg.Batches, "batch_size", cfg.BatchSize, "ack_wait", cfg.AckWait.String(), "job_stuck_after", cfg.StuckAfter.String(),
+		"concurrency", cfg.Concurrency, "batches", cfg.Batches, "batch_size", cfg.BatchSize, "batch_interval", cfg.BatchInterval.String(), "ack_wait", cfg.AckWait.String(), "job_stuck_after", cfg.StuckAfter.String(),
 		"bridge_max_depth", cfg.BridgeMaxDepth, "bridge_max_hierarchy_size", cfg.BridgeMaxHierarchySize,
 		"bridge_retry_initial", cfg.BridgeRetryInitial.String(), "bridge_retry_max_elapsed", cfg.BridgeRetryMaxElapsed.String())
 	if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
@@ -196,7 +201,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer stopMetrics()
 	w := worker.New(worker.Config{
-		Concurrency: cfg.Batches, BatchSize: cfg.BatchSize, ScheduledConcurrency: cfg.SchedBatches, ScheduledBatchSize: cfg.SchedBatchSize, MaxDeliver: cfg.MaxDeliver, CrashAfterCommit: cfg.CrashAfterCommit,
+		Concurrency: cfg.Batches, BatchSize: cfg.BatchSize, BatchInterval: cfg.BatchInterval, ScheduledConcurrency: cfg.SchedBatches, ScheduledBatchSize: cfg.SchedBatchSize, MaxDeliver: cfg.MaxDeliver, CrashAfterCommit: cfg.CrashAfterCommit,
 		Limits:      worker.Limits{MaxDepth: cfg.BridgeMaxDepth, MaxHierarchySize: cfg.BridgeMaxHierarchySize},
 		RateLimits:  worker.RateLimits{Project: cfg.RateProject, Token: cfg.RateToken},
 		BridgeRetry: worker.BridgeRetry{Initial: cfg.BridgeRetryInitial, MaxElapsed: cfg.BridgeRetryMaxElapsed},

@@ -26,6 +26,10 @@ type Config struct {
 	Concurrency int
 	// BatchSize is how many events one transaction decides at most.
 	BatchSize int
+	// BatchInterval paces the first batch loop while its batches are
+	// small (broker.WorkOptions.Interval): zero decides each batch as soon
+	// as the last is done.
+	BatchInterval time.Duration
 	// ScheduledConcurrency and ScheduledBatchSize are Concurrency and
 	// BatchSize for schedule slots (0: the same): a cron burst may be given
 	// less of the machine than ordinary triggers.
@@ -107,7 +111,7 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, nc *nats.Conn, js jet
 func (w *Worker) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	loops := []broker.WorkOptions{{Name: "trigger events", Concurrency: w.cfg.Concurrency, MaxBatch: w.cfg.BatchSize}}
+	loops := []broker.WorkOptions{{Name: "trigger events", Concurrency: w.cfg.Concurrency, MaxBatch: w.cfg.BatchSize, Interval: w.cfg.BatchInterval}}
 	consumers := []jetstream.Consumer{w.cons}
 	if w.scheduled != nil {
 		loops = append(loops, broker.WorkOptions{Name: "schedule slots", Concurrency: w.cfg.ScheduledConcurrency, MaxBatch: w.cfg.ScheduledBatchSize})

@@ -28,7 +28,13 @@ type WorkOptions struct {
 	// Grace, when set, bounds how long handlers still running at shutdown
 	// may take before their context is cancelled; zero lets them finish.
 	Grace time.Duration
-	Log   *slog.Logger
+	// Interval, when set, paces the first handler while its batches are
+	// small: a batch of fewer than Fill messages is followed by a wait
+	// until Interval has passed since it began, which ends early once
+	// Fill messages wait. Fill defaults to MaxBatch/4.
+	Interval time.Duration
+	Fill     int
+	Log      *slog.Logger
 }
 
 // Work consumes cons with opts.Concurrency handlers until ctx ends, then
@@ -60,6 +66,14 @@ func Work(ctx context.Context, cons jetstream.Consumer, opts WorkOptions, handle
 // as the load makes them and no two transactions compete for the same rows;
 // once one handler cannot keep up, the others take the backlog in batches
 // of their own and overlap their round trips with the first one's.
+//
+// With opts.Interval, a busy first handler does not turn every few
+// messages into a batch of their own: after a batch of fewer than
+// opts.Fill, it waits until opts.Interval has passed since that batch
+// began, or until opts.Fill messages wait. A batch costs about the same
+// few round trips whatever its size, so at moderate rates this trades a
+// few milliseconds of latency for far fewer transactions; a lone message
+// after a quiet spell is still handled at once.
 func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions, handle func(context.Context, []jetstream.Msg) (followUp func())) error {
 	if opts.Concurrency < 1 {
 		opts.Concurrency = 1
@@ -84,6 +98,11 @@ func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions,
 	// stopped tells the helpers that msgs is closed.
 	backlog, stopped := make(chan struct{}, 1), make(chan struct{})
 	minBacklog := helperBacklog(opts.MaxBatch)
+	if opts.Fill < 1 {
+		opts.Fill = max(1, opts.MaxBatch/4)
+	}
+	paced := opts.Interval > 0 && opts.MaxBatch > 1
+	filled := make(chan struct{}, 1)
 	helpers := opts.Concurrency > 1 && opts.MaxBatch > 1
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
@@ -94,11 +113,26 @@ func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions,
 		if i > 0 && helpers {
 			receive = func() (jetstream.Msg, bool) { return receiveBacklogged(msgs, backlog, stopped, minBacklog) }
 		}
+		pace := i == 0 && paced
 		go func() {
 			defer wg.Done()
 			var previous chan struct{} // closed when the last follow-up is done
-			for m, ok := receive(); ok; m, ok = receive() {
-				next := handle(workCtx, takeBatch(m, msgs, opts.MaxBatch))
+			var pauseUntil time.Time   // when a paced handler may take its next batch
+			for {
+				if !pauseUntil.IsZero() {
+					waitFill(msgs, filled, stopped, opts.Fill, pauseUntil)
+				}
+				m, ok := receive()
+				if !ok {
+					break
+				}
+				began := time.Now()
+				batch := takeBatch(m, msgs, opts.MaxBatch)
+				next := handle(workCtx, batch)
+				pauseUntil = time.Time{}
+				if pace && len(batch) < opts.Fill {
+					pauseUntil = began.Add(opts.Interval)
+				}
 				if next == nil {
 					continue
 				}
@@ -126,6 +160,12 @@ func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions,
 		if helpers && len(msgs) >= minBacklog {
 			select {
 			case backlog <- struct{}{}:
+			default:
+			}
+		}
+		if paced && len(msgs) >= opts.Fill {
+			select {
+			case filled <- struct{}{}:
 			default:
 			}
 		}
@@ -184,6 +224,26 @@ func receiveBacklogged(msgs <-chan jetstream.Msg, backlog, stopped <-chan struct
 		case <-backlog:
 		case <-stopped:
 			return nil, false
+		}
+	}
+}
+
+// waitFill waits until msgs holds fill messages or more (filled is
+// signalled when it may), deadline passes, or stopped is closed.
+func waitFill(msgs <-chan jetstream.Msg, filled, stopped <-chan struct{}, fill int, deadline time.Time) {
+	wait := time.Until(deadline)
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for len(msgs) < fill {
+		select {
+		case <-filled:
+		case <-t.C:
+			return
+		case <-stopped:
+			return
 		}
 	}
 }

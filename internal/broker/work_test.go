@@ -40,7 +40,7 @@ func TestWorkBatchesOverlapsFollowUps(t *testing.T) {
 			}
 		}
 	}
-	returned := startWorkBatches(ctx, cons, 1, handle)
+	returned := startWorkBatches(ctx, cons, broker.WorkOptions{Concurrency: 1}, handle)
 
 	require.NoError(t, publishTriggers(t, js, 0, 1))
 	require.Equal(t, 1, <-batches)
@@ -84,7 +84,7 @@ func TestWorkBatchesHelperTakesOnlyABacklog(t *testing.T) {
 		}
 		return nil
 	}
-	returned := startWorkBatches(ctx, cons, 2, handle)
+	returned := startWorkBatches(ctx, cons, broker.WorkOptions{Concurrency: 2}, handle)
 
 	require.NoError(t, publishTriggers(t, js, 0, 1))
 	require.Equal(t, 1, <-sizes)
@@ -105,6 +105,56 @@ func TestWorkBatchesHelperTakesOnlyABacklog(t *testing.T) {
 	require.EqualValues(t, 2, calls.Load())
 }
 
+// While its batches are small, the first handler starts one at most every
+// Interval, so that what arrives meanwhile is decided together; once Fill
+// messages wait, it starts at once.
+func TestWorkBatchesPacesSmallBatches(t *testing.T) {
+	ctx, cancel, js, cons := workConsumer(t)
+
+	type batch struct {
+		size int
+		at   time.Time
+	}
+	batches := make(chan batch, 10)
+	handle := func(_ context.Context, msgs []jetstream.Msg) func() {
+		batches <- batch{len(msgs), time.Now()}
+		for _, m := range msgs {
+			_ = m.Ack()
+		}
+		return nil
+	}
+	next := func() batch {
+		t.Helper()
+		select {
+		case b := <-batches:
+			return b
+		case <-time.After(10 * time.Second):
+			t.Fatal("no batch was handled")
+			return batch{}
+		}
+	}
+	const interval = 2 * time.Second
+	returned := startWorkBatches(ctx, cons, broker.WorkOptions{Concurrency: 1, Interval: interval, Fill: 4}, handle)
+
+	require.NoError(t, publishTriggers(t, js, 0, 1))
+	first := next()
+	require.Equal(t, 1, first.size, "a lone message is handled at once")
+	require.NoError(t, publishTriggers(t, js, 1, 1))
+	require.NoError(t, publishTriggers(t, js, 2, 1))
+	second := next()
+	require.Equal(t, 2, second.size, "what arrives during the interval is handled together")
+	// The interval counts from when the first batch began, a moment
+	// before the handler noted it.
+	require.GreaterOrEqual(t, second.at.Sub(first.at), interval-100*time.Millisecond, "a small batch did not wait for the interval")
+	require.NoError(t, publishTriggers(t, js, 3, 4))
+	third := next()
+	require.Equal(t, 4, third.size)
+	require.Less(t, third.at.Sub(second.at), interval/2, "a full batch waited for the interval")
+
+	cancel()
+	requireReturned(t, returned)
+}
+
 // workConsumer is a JetStream with the streams and the dispatcher's
 // consumer, and a context that the test may cancel early.
 func workConsumer(t *testing.T) (context.Context, context.CancelFunc, jetstream.JetStream, jetstream.Consumer) {
@@ -118,14 +168,12 @@ func workConsumer(t *testing.T) (context.Context, context.CancelFunc, jetstream.
 	return ctx, cancel, js, cons
 }
 
-// startWorkBatches runs WorkBatches with handlers handlers and batches of
-// at most 8; its error arrives on the returned channel.
-func startWorkBatches(ctx context.Context, cons jetstream.Consumer, handlers int, handle func(context.Context, []jetstream.Msg) func()) <-chan error {
+// startWorkBatches runs WorkBatches with opts and batches of at most 8;
+// its error arrives on the returned channel.
+func startWorkBatches(ctx context.Context, cons jetstream.Consumer, opts broker.WorkOptions, handle func(context.Context, []jetstream.Msg) func()) <-chan error {
+	opts.Name, opts.MaxBatch, opts.DrainWait, opts.Log = "test", 8, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil))
 	returned := make(chan error, 1)
-	go func() {
-		returned <- broker.WorkBatches(ctx, cons, broker.WorkOptions{Name: "test", Concurrency: handlers, MaxBatch: 8,
-			DrainWait: time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, handle)
-	}()
+	go func() { returned <- broker.WorkBatches(ctx, cons, opts, handle) }()
 	return returned
 }
 
