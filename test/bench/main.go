@@ -46,6 +46,7 @@ type config struct {
 	SyncConcurrency int
 	Sync            time.Duration
 	Short           time.Duration
+	Warmup          time.Duration
 	Schedules       int
 	SchedProjs      int
 	BurstRate       float64
@@ -63,6 +64,7 @@ func main() {
 	fs.IntVar(&c.SyncConcurrency, "sync-concurrency", 512, "closed-loop workers of the synchronous runs (c) and (e)")
 	fs.DurationVar(&c.Sync, "sync", 60*time.Second, "length of run (c)")
 	fs.DurationVar(&c.Short, "short", 20*time.Second, "length of runs (a), (b), (d), (e)")
+	fs.DurationVar(&c.Warmup, "warmup", 3*time.Second, "load sent before (d) and (d2), at their rate, and left out of their figures")
 	fs.IntVar(&c.Schedules, "schedules", 10000, "schedules of the burst (f)")
 	fs.IntVar(&c.SchedProjs, "schedule-projects", 100, "projects the burst's schedules are spread over")
 	fs.Float64Var(&c.BurstRate, "burst-rate", 200, "ordinary triggers per second during the burst")
@@ -182,7 +184,7 @@ func run(ctx context.Context, c config) error {
 	// (d) latency at half of (c)'s rate: first right after (c), with its
 	// writes still going to disk, then settled as every other run.
 	half := cr.AcceptedPerSecond / 2
-	dArgs := []string{"-rate", strconv.FormatFloat(half, 'f', 0, 64), "-concurrency", "1024", "-duration", short}
+	dArgs := []string{"-rate", strconv.FormatFloat(half, 'f', 0, 64), "-concurrency", "1024", "-duration", short, "-warmup", c.Warmup.String()}
 	d2, err := st.load(ctx, "d2-latency-after-c", dArgs...)
 	if err != nil {
 		return err

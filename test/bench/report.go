@@ -107,7 +107,11 @@ func renderReport(c config, figs []figure) string {
   synchronous runs (c) and (e). A synchronous answer takes a batch cycle or two, so a closed loop's rate is
   its workers over that latency (Little's law): with 128 workers (c) measured the workers' patience, not
   what the service sustains. (d) is open loop at a fixed offered rate, its latency counted from when each
-  request was due, so a stall of the server shows up in full.
+  request was due, so a stall of the server shows up in full. (d) and (d2) start with %v of the same load
+  over the same connections, left out of their figures: a load tool starting cold opens its connections
+  and meets caches and connection pools still empty, and on this machine that first quarter second at
+  1,776/s had 262-445 of its 445 requests over 50 ms and up to 670 ms. That is 1.25%% of a 20 s run, more
+  than the 1%% that p99 leaves out, so a cold start alone decided the percentile.
 - Percentiles come from HDR histograms (github.com/HdrHistogram/hdrhistogram-go), three significant figures.
 - Every trigger carries a unique Idempotency-Key and is sent as GitLab's documented `+"`curl --form`"+` (multipart
   form: token, ref, variables). The ceiling (a) gets the same requests and only publishes them.
@@ -121,7 +125,7 @@ func renderReport(c config, figs []figure) string {
   (b2) is the same load with the dispatcher draining at the same time on the same cores.
 - (f) creates the schedules through the API, due at a whole minute at least 75 s ahead, and reads the
   pipelines table every 20 ms from the minute on; ordinary triggers run from five seconds before the minute.
-`, c.Concurrency, c.SyncConcurrency)
+`, c.Concurrency, c.SyncConcurrency, c.Warmup)
 
 	w("\n## Where the time goes\n\n")
 	w(`What profiling (pprof on each binary's METRICS_ADDR) and sampling pg_stat_activity showed while these
@@ -149,11 +153,15 @@ figures were made, and what follows from it:
 - A second dispatcher process on the same two cores shares the same CPU: what it adds in (e) comes from
   overlapping one process's database waits with the other's work, not from more capacity, and it costs
   latency. Dispatchers scale out across machines; (e) is here to show the effect on one.
-- (d) runs at half of (c)'s rate, yet the machine is 85-90%% busy there: a pipeline costs about twice the
+- (d) runs at half of (c)'s rate, yet the machine is 80-90%% busy there: a pipeline costs about twice the
   CPU it costs at saturation (outside this run, all processes together: 743 µs at 2,371/s against 382 µs at
-  4,723/s). Batches are small at that rate (16 events on average, against 110-240 at saturation), so each
-  batch's fixed round trips and statements, and each process's wake-ups, are shared by fewer pipelines; at
-  that utilisation the tail is long. Right after a heavy run the disk adds to it: the kernel writes back what
+  4,723/s on an Intel Xeon; on an AMD EPYC, the ingress alone 372 µs at 1,776/s against about 195 µs at 4,000/s).
+  Below saturation the first batch loop would still turn all the time, in batches of a few events, each
+  paying the same round trips and statements; ` + "`DISPATCHER_BATCH_INTERVAL`" + ` (10 ms) makes it wait
+  for more after a small batch, which cut the dispatcher's and Postgres's CPU by 12-23%% at 700-2,000/s.
+  Every process's wake-ups are still shared by fewer requests than at saturation, and at that utilisation
+  the machine's stalls (tenths of a second every few seconds here, with 4-12 runnable threads on two
+  cores) decide the tail. Right after a heavy run the disk adds to it: the kernel writes back what
   that run left in its page cache (Postgres's data files, the NATS store), and a commit's WAL flush waits
   behind it, up to 280 ms on this machine. At 770/s, p99 was 151-203 ms right after 60 s of (c) and 36-39 ms
   settled first. (d2) shows it in this run. On a server, a smaller ` + "`vm.dirty_background_bytes`" + ` is

@@ -43,6 +43,7 @@ type config struct {
 	Rate        float64
 	Concurrency int
 	Duration    time.Duration
+	Warmup      time.Duration
 	Mix         string
 	Keys        string
 	RepeatKeys  int
@@ -70,6 +71,7 @@ func main() {
 	fs.Float64Var(&c.Rate, "rate", 0, "offered requests per second (open loop); 0 = closed loop with -concurrency workers")
 	fs.IntVar(&c.Concurrency, "concurrency", 64, "workers (closed loop) or most requests in flight (open loop)")
 	fs.DurationVar(&c.Duration, "duration", 30*time.Second, "how long to send")
+	fs.DurationVar(&c.Warmup, "warmup", 0, "send the same load this long first, over the same connections, and leave it out of the figures")
 	fs.StringVar(&c.Mix, "mix", "form=1", "weights of the trigger forms: form, query, json, webhook, jobtoken")
 	fs.StringVar(&c.Keys, "keys", "unique", "Idempotency-Key per request: unique, repeat (a pool of -repeat-keys) or none")
 	fs.IntVar(&c.RepeatKeys, "repeat-keys", 1000, "size of the key pool with -keys repeat")
@@ -124,6 +126,11 @@ func run(ctx context.Context, c config) (*loadresult.Result, error) {
 		defer fx.tearDown()
 	}
 	d := newDriver(c, fx, mix)
+	if c.Warmup > 0 {
+		if err := warmUp(ctx, d, c.Warmup); err != nil {
+			return nil, err
+		}
+	}
 	before, err := fx.pipelineCount(ctx)
 	if err != nil {
 		return nil, err
@@ -136,6 +143,32 @@ func run(ctx context.Context, c config) (*loadresult.Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// warmUp sends d's load for dur with a driver of its own that shares d's
+// HTTP client, so that the measured run starts with the connections it
+// needs already open and the stack past its first requests, and waits
+// until the pipelines it was promised are visible. Its figures are dropped.
+func warmUp(ctx context.Context, d *driver, dur time.Duration) error {
+	w := newDriver(d.c, d.fx, d.mix)
+	w.hc, w.c.Quiet = d.hc, true
+	before, err := d.fx.pipelineCount(ctx)
+	if err != nil {
+		return err
+	}
+	r := w.run(ctx, dur)
+	fmt.Fprintf(os.Stderr, "warm-up: %d answers in %.1f s, p99 %.1f ms\n", r.Answered, r.Seconds, r.Latency.P99)
+	if d.c.Ceiling {
+		return nil
+	}
+	e2e, err := d.fx.waitVisible(ctx, w, before, d.c.WaitE2E)
+	if err != nil {
+		return err
+	}
+	if !e2e.Complete {
+		return fmt.Errorf("warm-up: %d of %d pipelines visible after %v", e2e.Visible, e2e.Expected, d.c.WaitE2E)
+	}
+	return nil
 }
 
 func writeJSON(path string, v any) error {
