@@ -25,6 +25,9 @@ func TestReportRatiosAndTargets(t *testing.T) {
 		{Key: "a", Result: res(10000, 10)}, {Key: "b", Result: res(8000, 50)}, {Key: "b2", Result: res(4000, 50)}, {Key: "c", Result: res(5000, 60)},
 		{Key: "d2", Result: res(2500, 120)}, {Key: "d", Result: d}, {Key: "e1", Result: res(5000, 60)}, {Key: "e2", Result: res(7500, 60)}, {Key: "f", Result: f},
 	})
+	if i := strings.Index(report, "%!"); i >= 0 {
+		t.Errorf("the report has a formatting error: %q", report[max(0, i-40):min(len(report), i+40)])
+	}
 	row := func(key string) string {
 		for _, line := range strings.Split(report, "\n") {
 			if strings.HasPrefix(line, "| "+key+" |") {

@@ -53,11 +53,26 @@ func runBurst(ctx context.Context, c config, m *mix) (*loadresult.Result, error)
 	for i, p := range fx.projects {
 		ids[i] = p.ID
 	}
+	const scheduled = `FROM pipelines WHERE source = 'schedule' AND project_id = ANY($1)`
 	count := func(ctx context.Context) (n, slots int, first, last time.Time, err error) {
-		err = db.QueryRow(ctx, `
-			SELECT count(*), count(DISTINCT schedule_id), coalesce(min(created_at), 'epoch'), coalesce(max(created_at), 'epoch')
-			FROM pipelines WHERE source = 'schedule' AND project_id = ANY($1)`, ids).Scan(&n, &slots, &first, &last)
+		err = db.QueryRow(ctx, `SELECT count(*), count(DISTINCT schedule_id), coalesce(min(created_at), 'epoch'),
+			coalesce(max(created_at), 'epoch') `+scheduled, ids).Scan(&n, &slots, &first, &last)
 		return
+	}
+	// poll counts the burst's pipelines so far. Each poll reads every one
+	// of them (about 20 ms of Postgres's CPU at 10,000 here), so it runs
+	// every 100 ms, and every 20 ms only over the last twentieth, where the
+	// moment they all exist is decided: polling every 20 ms throughout took
+	// a quarter of a core from the burst it was measuring.
+	poll := func(ctx context.Context) (n int, err error) {
+		err = db.QueryRow(ctx, `SELECT count(*) `+scheduled, ids).Scan(&n)
+		return
+	}
+	pollEvery := func(n int) time.Duration {
+		if n >= c.Schedules-c.Schedules/20 {
+			return 20 * time.Millisecond
+		}
+		return 100 * time.Millisecond
 	}
 
 	// Ordinary triggers start five seconds before the boundary and stop
@@ -80,7 +95,7 @@ func runBurst(ctx context.Context, c config, m *mix) (*loadresult.Result, error)
 	var allAt time.Time
 	deadline := boundary.Add(5 * time.Minute)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		n, _, _, _, err := count(ctx)
+		n, err := poll(ctx)
 		if err != nil {
 			close(stop)
 			<-done
@@ -90,7 +105,7 @@ func runBurst(ctx context.Context, c config, m *mix) (*loadresult.Result, error)
 			allAt = time.Now()
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(pollEvery(n))
 	}
 	select {
 	case <-time.After(time.Second):
