@@ -212,20 +212,14 @@ func helperBacklog(maxBatch int) int { return max(1, maxBatch/2) }
 // the first handler even after a wake-up, since that one may have emptied
 // it meanwhile.
 func receiveBacklogged(msgs <-chan jetstream.Msg, backlog, stopped <-chan struct{}, least int) (jetstream.Msg, bool) {
-	for {
-		if len(msgs) >= least {
-			select {
-			case m, ok := <-msgs:
-				return m, ok
-			default:
-			}
-		}
+	for awaitLen(msgs, backlog, stopped, nil, least) {
 		select {
-		case <-backlog:
-		case <-stopped:
-			return nil, false
+		case m, ok := <-msgs:
+			return m, ok
+		default:
 		}
 	}
+	return nil, false
 }
 
 // waitFill waits until msgs holds fill messages or more (filled is
@@ -237,15 +231,23 @@ func waitFill(msgs <-chan jetstream.Msg, filled, stopped <-chan struct{}, fill i
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
-	for len(msgs) < fill {
+	awaitLen(msgs, filled, stopped, t.C, fill)
+}
+
+// awaitLen waits until msgs holds n messages or more, checking again each
+// time signal fires, and reports whether it does; it gives up, reporting
+// false, once stopped is closed or timeout fires (nil: never).
+func awaitLen(msgs <-chan jetstream.Msg, signal, stopped <-chan struct{}, timeout <-chan time.Time, n int) bool {
+	for len(msgs) < n {
 		select {
-		case <-filled:
-		case <-t.C:
-			return
+		case <-signal:
+		case <-timeout:
+			return false
 		case <-stopped:
-			return
+			return false
 		}
 	}
+	return true
 }
 
 // takeBatch is first and whatever else msgs holds right now, up to max.
