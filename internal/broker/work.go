@@ -158,16 +158,10 @@ func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions,
 			return
 		}
 		if helpers && len(msgs) >= minBacklog {
-			select {
-			case backlog <- struct{}{}:
-			default:
-			}
+			notify(backlog)
 		}
 		if paced && len(msgs) >= opts.Fill {
-			select {
-			case filled <- struct{}{}:
-			default:
-			}
+			notify(filled)
 		}
 	}, jetstream.PullMaxMessages(opts.PullMax), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		opts.Log.Warn("consume "+opts.Name, "err", err)
@@ -199,6 +193,14 @@ func WorkBatches(ctx context.Context, cons jetstream.Consumer, opts WorkOptions,
 	}
 	<-done
 	return nil
+}
+
+// notify signals c unless a signal already waits there.
+func notify(c chan<- struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }
 
 // helperBacklog is how many pulled messages must wait before a second
