@@ -25,7 +25,14 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	// An object store upload publishes through a JetStream publisher of its
+	// own and cleans it up after; nats.go v1.55 starts the publisher's
+	// reconnect watcher in a goroutine that reads its status channel only
+	// once it runs, and if the cleanup has cleared the channel by then, the
+	// watcher waits on a nil channel forever. That is a race inside nats.go
+	// (jetstream/publish.go), seen once in CI, not a leak of this package.
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/nats-io/nats.go/jetstream.(*jetStream).resetPendingAcksOnReconnect"))
 }
 
 // workspace makes a job workspace holding files (path -> content), plus
