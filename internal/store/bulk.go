@@ -133,9 +133,7 @@ type EventResults struct {
 // at every run (about 300 µs a batch, for a join whose right plan never
 // changes) or cached a generic plan made while the tables were new and
 // small, which scanned them whole for as long as they had no statistics.
-// What is queued after them is planned as usual again, so that, for
-// instance, the foreign key checks behind each inserted row keep their
-// plans.
+// What is queued after them is planned as usual again.
 func (b *Batch) EventResults(eventIDs []string) EventResults {
 	b.queueExec(`SET LOCAL plan_cache_mode = force_generic_plan`)
 	b.queueExec(`SET LOCAL enable_seqscan = off`)

@@ -127,7 +127,7 @@ func (q *Queries) CreatePipeline(ctx context.Context, np NewPipeline) (int64, er
 // allocateIIDs takes the next iids of every project of nps, in order, in
 // one round trip with what also queues after it. The rows are locked FOR NO KEY UPDATE:
 // every open transaction that inserted a pipeline holds KEY SHARE on its
-// project's row (the foreign key), which a plain FOR UPDATE would wait for.
+// project's row (queueLockParents), which a plain FOR UPDATE would wait for.
 func (q *Queries) allocateIIDs(ctx context.Context, nps []NewPipeline, also func(b *Batch)) ([]int64, error) {
 	counts := map[int64]int32{}
 	for _, np := range nps {
@@ -198,7 +198,9 @@ func (q *Queries) insertPipelines(ctx context.Context, nps []NewPipeline, iids [
 		inputs[i], payloads[i] = jsonText(np.Inputs), jsonText(np.TriggerPayload)
 		committedAt[i] = np.CommittedAt
 	}
-	rows, err := q.db.Query(ctx, `WITH pl AS (INSERT INTO pipelines (project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors,
+	var b Batch
+	parents := queueLockParents(&b, nps)
+	inserted := queueAll[Pipeline](&b, `WITH pl AS (INSERT INTO pipelines (project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors,
 			failure_reason, user_id, trigger_id, upstream_job_id, upstream_pipeline_id, upstream_project_id, inputs, committed_at,
 			trigger_payload, schedule_id, warnings, started_at, finished_at, duration, queued_duration)
 		SELECT project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors, failure_reason, user_id, trigger_id,
@@ -216,20 +218,61 @@ func (q *Queries) insertPipelines(ctx context.Context, nps []NewPipeline, iids [
 		SELECT `+pipelineColumns+` FROM pl`+pipelineJoins,
 		projectIDs, iids, eventIDs, shas, refs, tags, statuses, sources, yamlErrors, failureReasons, userIDs, triggerIDs,
 		upstreamJobs, upstreamPipelines, upstreamProjects, inputs, committedAt, payloads, scheduleIDs, warnings, finished)
-	inserted, err := collectAll[Pipeline](rows, err)
-	if err != nil {
+	if err := q.Send(ctx, &b); err != nil {
 		return nil, err
+	}
+	if !parents.all() {
+		return nil, ErrNotFound // a project or a user is gone
 	}
 	type key struct{ project, iid int64 }
 	byIID := make(map[key]int, n)
-	for i, pl := range inserted {
+	for i, pl := range *inserted {
 		byIID[key{pl.ProjectID, pl.IID}] = i
 	}
 	pls := make([]Pipeline, n)
 	for i := range nps {
-		pls[i] = inserted[byIID[key{projectIDs[i], iids[i]}]]
+		pls[i] = (*inserted)[byIID[key{projectIDs[i], iids[i]}]]
 	}
 	return pls, nil
+}
+
+// lockedParents is what queueLockParents found.
+type lockedParents struct {
+	want  parentCount
+	found *[]parentCount
+}
+
+type parentCount struct {
+	Projects int `db:"projects"`
+	Users    int `db:"users"`
+}
+
+// all reports whether every parent was there to lock.
+func (p lockedParents) all() bool {
+	return len(*p.found) == 1 && (*p.found)[0] == p.want
+}
+
+// queueLockParents queues locking the projects and users of nps FOR KEY
+// SHARE until the transaction ends, as a foreign key check of each row
+// would: a delete of one of them waits for the pipelines to commit, and
+// its triggers then delete or unlink them (schema 0011). Once a batch,
+// not once a row.
+func queueLockParents(b *Batch, nps []NewPipeline) lockedParents {
+	var projects, users []int64
+	for _, np := range nps {
+		projects = append(projects, np.ProjectID)
+		if np.UserID != nil {
+			users = append(users, *np.UserID)
+		}
+	}
+	slices.Sort(projects)
+	slices.Sort(users)
+	projects, users = slices.Compact(projects), slices.Compact(users)
+	want := parentCount{Projects: len(projects), Users: len(users)}
+	found := queueAll[parentCount](b, `SELECT
+			(SELECT count(*) FROM (SELECT FROM projects WHERE id = ANY($1) FOR KEY SHARE) p) AS projects,
+			(SELECT count(*) FROM (SELECT FROM users WHERE id = ANY($2) FOR KEY SHARE) u) AS users`, projects, users)
+	return lockedParents{want: want, found: found}
 }
 
 // queuePipelineVariables queues the insert of every pipeline's own

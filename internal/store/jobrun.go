@@ -225,7 +225,9 @@ func (q *Queries) FinishJob(ctx context.Context, jobID int64, status string, exi
 
 // RetryJobs replaces jobs with fresh attempts: each is copied as a new
 // created job and marked retried, as GitLab keeps the old attempt visible.
-// It returns the new jobs' ids in the order of ids.
+// It returns the new jobs' ids in the order of ids. The caller holds their
+// pipeline's row lock (LockPipeline), so that a delete of the pipeline
+// waits and then deletes the new jobs too (schema 0011).
 func (q *Queries) RetryJobs(ctx context.Context, ids []int64) ([]int64, error) {
 	if len(ids) == 0 {
 		return nil, nil

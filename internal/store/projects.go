@@ -154,7 +154,8 @@ func (q *Queries) UpdateProject(ctx context.Context, id int64, u ProjectUpdate) 
 	return q.ProjectByID(ctx, id)
 }
 
-// DeleteProject removes a project and, by cascade, everything it holds.
+// DeleteProject removes a project and, by cascade, everything it holds:
+// foreign keys, and for its pipelines the triggers of schema 0011.
 func (q *Queries) DeleteProject(ctx context.Context, id int64) error {
 	tag, err := q.db.Exec(ctx, `DELETE FROM projects WHERE id = $1`, id)
 	if err != nil {
