@@ -66,9 +66,10 @@ type CreatedJob struct {
 
 // CreatePipelines inserts pipelines, each with the next iid of its project,
 // with their variables and jobs, records that their trigger tokens were
-// used, and returns them as inserted, in order, and every job made. The
-// variables, the jobs and the tokens' use are written in one round trip.
-// It must run in a transaction. The projects' iid
+// used, and returns them as inserted, in order, and every job made. It takes
+// two round trips: the pipelines' ids and iids (with the tokens' use under
+// HotRowsOn), then the pipelines with their variables and jobs (and the
+// tokens' use otherwise). It must run in a transaction. The projects' iid
 // counter rows are locked in id order, so concurrent batches cannot deadlock
 // on them; they stay locked until commit, which keeps iids free of gaps,
 // unless q runs hot rows apart (HotRowsOn). A pipeline for an event that
@@ -95,22 +96,27 @@ func (q *Queries) CreatePipelines(ctx context.Context, nps []NewPipeline) ([]Pip
 	} else {
 		queueTouchTriggers(&b, triggers, now)
 	}
-	iids, err := q.allocateIIDs(ctx, nps, withIIDs)
+	ids, iids, err := q.allocateIDs(ctx, nps, withIIDs)
 	if err != nil {
 		return nil, nil, err
 	}
-	pls, err := q.insertPipelines(ctx, nps, iids)
-	if err != nil {
-		return nil, nil, err
-	}
-	ids := make([]int64, len(pls))
-	for i, pl := range pls {
-		ids[i] = pl.ID
-	}
+	parents := queueLockParents(&b, nps)
+	inserted := queueInsertPipelines(&b, nps, ids, iids)
 	queuePipelineVariables(&b, nps, ids)
 	jobs := queueJobs(&b, nps, ids)
 	if err := q.Send(ctx, &b); err != nil {
 		return nil, nil, err
+	}
+	if !parents.all() {
+		return nil, nil, ErrNotFound // a project or a user is gone
+	}
+	byID := make(map[int64]Pipeline, len(*inserted))
+	for _, pl := range *inserted {
+		byID[pl.ID] = pl
+	}
+	pls := make([]Pipeline, len(nps))
+	for i, id := range ids {
+		pls[i] = byID[id]
 	}
 	return pls, *jobs, nil
 }
@@ -124,11 +130,12 @@ func (q *Queries) CreatePipeline(ctx context.Context, np NewPipeline) (int64, er
 	return pls[0].ID, nil
 }
 
-// allocateIIDs takes the next iids of every project of nps, in order, in
-// one round trip with what also queues after it. The rows are locked FOR NO KEY UPDATE:
+// allocateIDs takes the ids of nps from the pipelines' sequence and the
+// next iids of every project of nps, in order, in one round trip with what
+// also queues after it. The rows are locked FOR NO KEY UPDATE:
 // every open transaction that inserted a pipeline holds KEY SHARE on its
 // project's row (queueLockParents), which a plain FOR UPDATE would wait for.
-func (q *Queries) allocateIIDs(ctx context.Context, nps []NewPipeline, also func(b *Batch)) ([]int64, error) {
+func (q *Queries) allocateIDs(ctx context.Context, nps []NewPipeline, also func(b *Batch)) (ids, iids []int64, err error) {
 	counts := map[int64]int32{}
 	for _, np := range nps {
 		counts[np.ProjectID]++
@@ -151,30 +158,35 @@ func (q *Queries) allocateIIDs(ctx context.Context, nps []NewPipeline, also func
 		UPDATE projects p SET pipeline_iid = p.pipeline_iid + c.n, last_activity_at = now()
 		FROM locked JOIN unnest($1::bigint[], $2::int[]) AS c(id, n) ON c.id = locked.id
 		WHERE p.id = locked.id RETURNING p.id, p.pipeline_iid`, projects, n)
+	type seq struct {
+		ID int64 `db:"id"`
+	}
+	seqs := queueAll[seq](&b, `SELECT nextval('pipelines_id_seq') AS id FROM generate_series(1, $1)`, len(nps))
 	also(&b)
 	if err := (&Queries{db: q.hotDB()}).Send(ctx, &b); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// next is the first iid each project's pipelines take.
 	next := make(map[int64]int64, len(projects))
 	for _, c := range *counters {
 		next[c.ID] = c.Last - int64(counts[c.ID]) + 1
 	}
-	iids := make([]int64, len(nps))
+	ids, iids = make([]int64, len(nps)), make([]int64, len(nps))
 	for i, np := range nps {
 		iid, ok := next[np.ProjectID]
 		if !ok {
-			return nil, ErrNotFound // the project is gone
+			return nil, nil, ErrNotFound // the project is gone
 		}
-		iids[i] = iid
+		ids[i], iids[i] = (*seqs)[i].ID, iid
 		next[np.ProjectID]++
 	}
-	return iids, nil
+	return ids, iids, nil
 }
 
-// insertPipelines inserts the pipeline rows and returns them as inserted, in
-// order.
-func (q *Queries) insertPipelines(ctx context.Context, nps []NewPipeline, iids []int64) ([]Pipeline, error) {
+// queueInsertPipelines queues the insert of the pipeline rows, with the ids
+// and iids allocated, and returns where they will be as inserted, joined
+// as pipelineSelect reads them, in no particular order.
+func queueInsertPipelines(b *Batch, nps []NewPipeline, ids, iids []int64) *[]Pipeline {
 	n := len(nps)
 	var (
 		projectIDs                                        = make([]int64, n)
@@ -198,42 +210,24 @@ func (q *Queries) insertPipelines(ctx context.Context, nps []NewPipeline, iids [
 		inputs[i], payloads[i] = jsonText(np.Inputs), jsonText(np.TriggerPayload)
 		committedAt[i] = np.CommittedAt
 	}
-	var b Batch
-	parents := queueLockParents(&b, nps)
-	inserted := queueAll[Pipeline](&b, `WITH pl AS (INSERT INTO pipelines (project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors,
+	return queueAll[Pipeline](b, `WITH pl AS (INSERT INTO pipelines (id, project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors,
 			failure_reason, user_id, trigger_id, upstream_job_id, upstream_pipeline_id, upstream_project_id, inputs, committed_at,
 			trigger_payload, schedule_id, warnings, started_at, finished_at, duration, queued_duration)
-		SELECT project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors, failure_reason, user_id, trigger_id,
+		SELECT id, project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors, failure_reason, user_id, trigger_id,
 			upstream_job_id, upstream_pipeline_id, upstream_project_id, inputs::jsonb, committed_at, trigger_payload::json,
 			schedule_id, warnings,
 			CASE WHEN finished THEN now() END, CASE WHEN finished THEN now() END, CASE WHEN finished THEN 0 END, CASE WHEN finished THEN 0 END
 		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::text[],
 			$10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::timestamptz[],
-			$18::text[], $19::bigint[], $20::bool[], $21::bool[])
+			$18::text[], $19::bigint[], $20::bool[], $21::bool[], $22::bigint[])
 			WITH ORDINALITY AS t(project_id, iid, event_id, sha, ref, tag, status, source, yaml_errors, failure_reason, user_id,
 				trigger_id, upstream_job_id, upstream_pipeline_id, upstream_project_id, inputs, committed_at, trigger_payload,
-				schedule_id, warnings, finished, ord)
+				schedule_id, warnings, finished, id, ord)
 		ORDER BY ord
 		RETURNING *)
 		SELECT `+pipelineColumns+` FROM pl`+pipelineJoins,
 		projectIDs, iids, eventIDs, shas, refs, tags, statuses, sources, yamlErrors, failureReasons, userIDs, triggerIDs,
-		upstreamJobs, upstreamPipelines, upstreamProjects, inputs, committedAt, payloads, scheduleIDs, warnings, finished)
-	if err := q.Send(ctx, &b); err != nil {
-		return nil, err
-	}
-	if !parents.all() {
-		return nil, ErrNotFound // a project or a user is gone
-	}
-	type key struct{ project, iid int64 }
-	byIID := make(map[key]int, n)
-	for i, pl := range *inserted {
-		byIID[key{pl.ProjectID, pl.IID}] = i
-	}
-	pls := make([]Pipeline, n)
-	for i := range nps {
-		pls[i] = (*inserted)[byIID[key{projectIDs[i], iids[i]}]]
-	}
-	return pls, nil
+		upstreamJobs, upstreamPipelines, upstreamProjects, inputs, committedAt, payloads, scheduleIDs, warnings, finished, ids)
 }
 
 // lockedParents is what queueLockParents found.

@@ -141,8 +141,8 @@ figures were made, and what follows from it:
   transaction, on a pool whose commits do not wait for their own WAL flush (docs/DECISIONS.md explains why
   that is safe); the remaining waits are on those short statements.
 - The synchronous path costs more than the async one by the dispatcher's transaction and the reply: a
-  batch takes five round trips to Postgres whatever its size (BEGIN with every read the events need, the
-  iids, the pipelines, their variables and jobs, COMMIT), and each commit is a WAL flush. The dispatcher
+  batch takes four round trips to Postgres whatever its size (BEGIN with every read the events need, the
+  pipelines' ids and iids, the pipelines with their variables and jobs, COMMIT), and each commit is a WAL flush. The dispatcher
   answers with the pipeline already rendered as the API shows it, which the ingress writes as it is.
 - A batch loop takes whatever has arrived, so batches grow with the load. One loop alone was busy 99%% of
   the time at saturation while a third of the cores idled on its round trips; loops that all take from the
