@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -44,6 +45,12 @@ func TestReadParamsCapsBody(t *testing.T) {
 
 	r = httptest.NewRequest(http.MethodPost, "/x", strings.NewReader(`{"a":"`+strings.Repeat("b", maxBodyBytes)+`"}`))
 	r.Header.Set("Content-Type", "application/json")
+	_, err = readParams(httptest.NewRecorder(), r)
+	require.True(t, errors.Is(err, errBodyTooLarge), "got %v", err)
+
+	r = httptest.NewRequest(http.MethodPost, "/x", strings.NewReader("--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n"+
+		strings.Repeat("b", maxBodyBytes)+"\r\n--b--\r\n"))
+	r.Header.Set("Content-Type", "multipart/form-data; boundary=b")
 	_, err = readParams(httptest.NewRecorder(), r)
 	require.True(t, errors.Is(err, errBodyTooLarge), "got %v", err)
 }
@@ -123,4 +130,51 @@ func TestScopeAllows(t *testing.T) {
 	require.True(t, scopeAllows([]string{"read_user"}, user))
 	require.False(t, scopeAllows([]string{"read_user"}, get))
 	require.False(t, scopeAllows(nil, get))
+}
+
+// multipartValues keeps what ParseMultipartForm keeps in Value, for what
+// clients send: repeated names, a file part (not a value), a part without
+// a name, quoted-printable, an empty value.
+func TestMultipartValuesAsParseMultipartForm(t *testing.T) {
+	part := func(disposition, extra, value string) string {
+		return "--b\r\nContent-Disposition: form-data; " + disposition + "\r\n" + extra + "\r\n" + value + "\r\n"
+	}
+	bodies := map[string]string{
+		"fields": part(`name="token"`, "", "t") + part(`name="ref"`, "", "main") +
+			part(`name="variables[A]"`, "", "1") + part(`name="variables[A]"`, "", "2") + "--b--\r\n",
+		"file and nameless": part(`name="f"; filename="x.txt"`, "Content-Type: text/plain\r\n", "file body") +
+			part(`filename="y"`, "", "z") + part(`name="ref"`, "", "") + "--b--\r\n",
+		"quoted-printable": part(`name="v"`, "Content-Transfer-Encoding: quoted-printable\r\n", "a=3Db") + "--b--\r\n",
+		"no parts":         "--b--\r\n",
+	}
+	for name, body := range bodies {
+		t.Run(name, func(t *testing.T) {
+			newReq := func() *http.Request {
+				r := httptest.NewRequest(http.MethodPost, "/x", strings.NewReader(body))
+				r.Header.Set("Content-Type", "multipart/form-data; boundary=b")
+				return r
+			}
+			r := newReq()
+			require.NoError(t, r.ParseMultipartForm(maxBodyBytes))
+			got, err := multipartValues(newReq())
+			require.NoError(t, err)
+			require.Equal(t, url.Values(r.MultipartForm.Value), got)
+		})
+	}
+}
+
+// A body of more parts than ParseMultipartForm allows is refused with 400,
+// not read on.
+func TestMultipartValuesCapsParts(t *testing.T) {
+	var body strings.Builder
+	for range maxFormParts + 1 {
+		body.WriteString("--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n")
+	}
+	body.WriteString("--b--\r\n")
+	r := httptest.NewRequest(http.MethodPost, "/x", strings.NewReader(body.String()))
+	r.Header.Set("Content-Type", "multipart/form-data; boundary=b")
+	_, err := readParams(httptest.NewRecorder(), r)
+	var apiErr *apiError
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusBadRequest, apiErr.status)
 }

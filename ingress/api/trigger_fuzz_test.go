@@ -90,6 +90,9 @@ func FuzzTriggerRequest(f *testing.F) {
 		{"", "token=TOKEN&ref=master&variables[A-B]=1&variables[]=x", "", "", "", ""},
 		{"", "token=TOKEN&ref=master", "multipart/form-data; boundary=b",
 			"--b\r\nContent-Disposition: form-data; name=\"variables[K]\"\r\n\r\nv\r\n--b--\r\n", "", ""},
+		{"", "", "multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\nTOKEN\r\n" +
+			"--b\r\nContent-Disposition: form-data; name=\"ref\"; filename=\"r\"\r\n\r\nmaster\r\n" +
+			"--b\r\nContent-Disposition: form-data; name=\"ref\"\r\n\r\nmaster\r\n--b--\r\n", "", ""},
 		{"", "token=TOKEN&ref=master&variables[A]=1&variables[B]=2&variables[C]=3&variables[D]=4&variables[E]=5", "", "", "", ""},
 		{"", "token=TOKEN&ref=master&variables[A]=0123456789abcdefX", "", "", "", ""},
 		{"", "token=TOKEN&ref=master&async=true", "application/json", `{"variables":{"":"x"}}`, "", "Pipeline Hook"},
