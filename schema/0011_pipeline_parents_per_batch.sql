@@ -20,22 +20,22 @@ ALTER TABLE pipelines DROP CONSTRAINT pipelines_user_id_fkey;
 ALTER TABLE jobs DROP CONSTRAINT jobs_pipeline_id_fkey;
 ALTER TABLE pipeline_variables DROP CONSTRAINT pipeline_variables_pipeline_id_fkey;
 
-CREATE FUNCTION delete_projects_pipelines() RETURNS trigger LANGUAGE plpgsql AS $$
+-- delete_referencing_rows deletes the rows that referenced the rows a
+-- statement deleted: its arguments are pairs of a table and its column
+-- holding the deleted rows' id.
+CREATE FUNCTION delete_referencing_rows() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM pipelines WHERE project_id IN (SELECT id FROM gone);
+    FOR i IN 0 .. TG_NARGS / 2 - 1 LOOP
+        EXECUTE format('DELETE FROM %I WHERE %I IN (SELECT id FROM gone)', TG_ARGV[2 * i], TG_ARGV[2 * i + 1]);
+    END LOOP;
     RETURN NULL;
 END $$;
 CREATE TRIGGER projects_delete_pipelines AFTER DELETE ON projects
-    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION delete_projects_pipelines();
-
-CREATE FUNCTION delete_pipelines_children() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM jobs WHERE pipeline_id IN (SELECT id FROM gone);
-    DELETE FROM pipeline_variables WHERE pipeline_id IN (SELECT id FROM gone);
-    RETURN NULL;
-END $$;
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+    EXECUTE FUNCTION delete_referencing_rows('pipelines', 'project_id');
 CREATE TRIGGER pipelines_delete_children AFTER DELETE ON pipelines
-    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION delete_pipelines_children();
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+    EXECUTE FUNCTION delete_referencing_rows('jobs', 'pipeline_id', 'pipeline_variables', 'pipeline_id');
 
 CREATE FUNCTION unset_users_pipelines() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
