@@ -68,7 +68,7 @@ func loadConfig(args []string) (config, error) {
 	batchInterval := conf.Duration(fs, "batch-interval", "DISPATCHER_BATCH_INTERVAL", 10*time.Millisecond,
 		"while batches hold fewer than a quarter of DISPATCHER_BATCH_SIZE, the first loop starts one at most this often (0: at once)")
 	schedBatches := conf.Int(fs, "schedule-batches", "DISPATCHER_SCHEDULE_BATCHES", 1, "batches of schedule slots decided at once")
-	schedBatchSize := conf.Int(fs, "schedule-batch-size", "DISPATCHER_SCHEDULE_BATCH_SIZE", 128, "schedule slots decided in one transaction at most")
+	schedBatchSize := conf.Int(fs, "schedule-batch-size", "DISPATCHER_SCHEDULE_BATCH_SIZE", 64, "schedule slots decided in one transaction at most")
 	rateProject := conf.Int(fs, "pipeline-rate-limit-project", "PIPELINE_RATE_LIMIT_PROJECT", 0,
 		"pipelines one project may create per minute (0: no limit)")
 	rateToken := conf.Int(fs, "pipeline-rate-limit-token", "PIPELINE_RATE_LIMIT_TOKEN", 0,
