@@ -156,7 +156,7 @@ func TestMultipartValuesAsParseMultipartForm(t *testing.T) {
 			}
 			r := newReq()
 			require.NoError(t, r.ParseMultipartForm(maxBodyBytes))
-			got, err := multipartValues(newReq())
+			got, err := multipartValues(newReq().Body, "b")
 			require.NoError(t, err)
 			require.Equal(t, url.Values(r.MultipartForm.Value), got)
 		})
