@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -12,16 +11,24 @@ import (
 	"github.com/triggerd/triggerd/internal/store"
 )
 
-var slugInvalid = regexp.MustCompile(`[^a-z0-9]+`)
-
-// refSlug is CI_COMMIT_REF_SLUG: lowercased, anything but a-z and 0-9
-// replaced by '-', at most 63 bytes, no leading or trailing '-'.
+// refSlug is GitLab's slug of a ref or a path (CI_COMMIT_REF_SLUG,
+// CI_PROJECT_PATH_SLUG): lowercased, every character but a-z and 0-9
+// replaced by its own '-' (a run of them is not merged into one), cut to
+// 63 bytes, with no leading or trailing '-'.
 func refSlug(ref string) string {
-	s := slugInvalid.ReplaceAllString(strings.ToLower(ref), "-")
-	if len(s) > 63 {
-		s = s[:63]
+	const max = 63
+	b := make([]byte, 0, min(len(ref), max))
+	for _, r := range strings.ToLower(ref) {
+		if len(b) == max {
+			break
+		}
+		if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
+			b = append(b, byte(r))
+		} else {
+			b = append(b, '-')
+		}
 	}
-	return strings.Trim(s, "-")
+	return strings.Trim(string(b), "-")
 }
 
 // predefined are the predefined CI/CD variables of a pipeline: made when it
