@@ -227,6 +227,10 @@ func TestOneLeaderAtATime(t *testing.T) {
 	// A stops (its dispatcher dies): B takes over.
 	stopA()
 	<-aDone
+	// A stopped mid-query has its connection closed, and its backend
+	// releases the lock as it exits, a moment later: B tries once that
+	// happened, so that the lock seen held next is B's.
+	require.Eventually(t, func() bool { return !isLocked() }, 10*time.Second, 20*time.Millisecond)
 	bCtx, stopB := context.WithCancel(ctx)
 	defer stopB()
 	bLed := make(chan bool, 1)
