@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/triggerd/triggerd/internal/event"
 	"github.com/triggerd/triggerd/internal/store"
@@ -31,31 +33,49 @@ func refSlug(ref string) string {
 	return strings.Trim(string(b), "-")
 }
 
+// commitDescription is CI_COMMIT_DESCRIPTION: the message without its
+// first line, or the whole message when that line (the title) is 100
+// characters or longer.
+func commitDescription(message string) string {
+	title, rest, _ := strings.Cut(message, "\n")
+	if utf8.RuneCountInString(title) >= 100 {
+		return message
+	}
+	return strings.TrimSuffix(rest, "\n")
+}
+
 // predefined are the predefined CI/CD variables of a pipeline: made when it
 // is created, for rules and only/except to test, and again when each of its
 // jobs runs (runPredefined). Job-specific ones (CI_JOB_ID, CI_JOB_TOKEN...)
 // are added when a job runs.
 func predefined(p store.Project, c store.Commit, ref store.Ref, user *store.User, ev *event.TriggerRequested, shortToken string) map[string]string {
 	v := map[string]string{
-		"CI":                    "true",
-		"GITLAB_CI":             "true",
-		"CI_PIPELINE_SOURCE":    ev.Source,
-		"CI_COMMIT_REF_NAME":    ref.Name,
-		"CI_COMMIT_REF_SLUG":    refSlug(ref.Name),
-		"CI_COMMIT_SHA":         c.SHA,
-		"CI_COMMIT_SHORT_SHA":   c.SHA[:8],
-		"CI_COMMIT_BEFORE_SHA":  "0000000000000000000000000000000000000000",
-		"CI_COMMIT_MESSAGE":     c.Message,
-		"CI_COMMIT_TITLE":       c.Title,
-		"CI_COMMIT_AUTHOR":      c.AuthorName + " <" + c.AuthorEmail + ">",
-		"CI_PROJECT_ID":         strconv.FormatInt(p.ID, 10),
-		"CI_PROJECT_NAME":       p.Path,
-		"CI_PROJECT_TITLE":      p.Name,
-		"CI_PROJECT_PATH":       p.PathWithNamespace,
-		"CI_PROJECT_PATH_SLUG":  refSlug(p.PathWithNamespace),
-		"CI_PROJECT_NAMESPACE":  p.NamespacePath,
-		"CI_PROJECT_VISIBILITY": p.Visibility,
-		"CI_CONFIG_PATH":        p.CIConfigPath,
+		"CI":                        "true",
+		"GITLAB_CI":                 "true",
+		"CI_PIPELINE_SOURCE":        ev.Source,
+		"CI_COMMIT_REF_NAME":        ref.Name,
+		"CI_COMMIT_REF_SLUG":        refSlug(ref.Name),
+		"CI_COMMIT_SHA":             c.SHA,
+		"CI_COMMIT_SHORT_SHA":       c.SHA[:8],
+		"CI_COMMIT_BEFORE_SHA":      "0000000000000000000000000000000000000000",
+		"CI_COMMIT_MESSAGE":         c.Message,
+		"CI_COMMIT_TITLE":           c.Title,
+		"CI_COMMIT_AUTHOR":          c.AuthorName + " <" + c.AuthorEmail + ">",
+		"CI_COMMIT_DESCRIPTION":     commitDescription(c.Message),
+		"CI_COMMIT_REF_PROTECTED":   strconv.FormatBool(ref.Protected),
+		"CI_PROJECT_ID":             strconv.FormatInt(p.ID, 10),
+		"CI_PROJECT_NAME":           p.Path,
+		"CI_PROJECT_TITLE":          p.Name,
+		"CI_PROJECT_PATH":           p.PathWithNamespace,
+		"CI_PROJECT_PATH_SLUG":      refSlug(p.PathWithNamespace),
+		"CI_PROJECT_NAMESPACE":      p.NamespacePath,
+		"CI_PROJECT_NAMESPACE_ID":   strconv.FormatInt(p.NamespaceID, 10),
+		"CI_PROJECT_ROOT_NAMESPACE": strings.SplitN(p.NamespacePath, "/", 2)[0],
+		"CI_PROJECT_VISIBILITY":     p.Visibility,
+		"CI_CONFIG_PATH":            p.CIConfigPath,
+	}
+	if !c.CommittedDate.IsZero() {
+		v["CI_COMMIT_TIMESTAMP"] = c.CommittedDate.UTC().Format(time.RFC3339)
 	}
 	if p.DefaultBranch != nil {
 		v["CI_DEFAULT_BRANCH"] = *p.DefaultBranch
