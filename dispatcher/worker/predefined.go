@@ -18,10 +18,10 @@ import (
 // replaced by its own '-' (a run of them is not merged into one), cut to
 // 63 bytes, with no leading or trailing '-'.
 func refSlug(ref string) string {
-	const max = 63
-	b := make([]byte, 0, min(len(ref), max))
+	const maxLen = 63
+	b := make([]byte, 0, min(len(ref), maxLen))
 	for _, r := range strings.ToLower(ref) {
-		if len(b) == max {
+		if len(b) == maxLen {
 			break
 		}
 		if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
