@@ -121,3 +121,21 @@ func TestTriggersStreamRefusesPastItsBound(t *testing.T) {
 	require.False(t, broker.IsStreamFull(fmt.Errorf("publish: %w", nats.ErrTimeout)))
 	require.True(t, broker.IsTooLarge(fmt.Errorf("publish: %w", nats.ErrMaxPayload)))
 }
+
+// TRIGGERS keeps event ids for DefaultTriggersDuplicates, also when it was
+// created with the longer window of the other streams, which keep theirs.
+func TestTriggersDuplicateWindow(t *testing.T) {
+	js := jetStream(t)
+	ctx := context.Background()
+	require.NoError(t, broker.EnsureStreams(ctx, js, broker.StreamConfig{TriggersDuplicates: 2 * time.Minute}))
+	require.NoError(t, broker.EnsureStreams(ctx, js, broker.StreamConfig{}))
+	for name, want := range map[string]time.Duration{
+		event.TriggersStream:  broker.DefaultTriggersDuplicates,
+		event.JobsStream:      2 * time.Minute,
+		event.JobEventsStream: 2 * time.Minute,
+	} {
+		info, err := js.Stream(ctx, name)
+		require.NoError(t, err)
+		require.Equal(t, want, info.CachedInfo().Config.Duplicates, name)
+	}
+}

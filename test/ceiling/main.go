@@ -64,7 +64,7 @@ func run(ctx context.Context, addr, natsURL string, log *slog.Logger) error {
 	// it never fills.
 	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: stream, Subjects: []string{subject}, Storage: jetstream.FileStorage,
-		Retention: jetstream.LimitsPolicy, MaxMsgs: 1_000_000, Discard: jetstream.DiscardOld, Duplicates: 2 * time.Minute,
+		Retention: jetstream.LimitsPolicy, MaxMsgs: 1_000_000, Discard: jetstream.DiscardOld, Duplicates: broker.DefaultTriggersDuplicates,
 	})
 	if err != nil {
 		return fmt.Errorf("stream: %w", err)
