@@ -1,6 +1,6 @@
 -- A job's token digest is set when a runner claims the job and is NULL
 -- until then, yet the unique index on it took an entry for every job at
--- its insert: three of the dozen index entries Postgres writes for a
+-- its insert: three of the twenty index entries Postgres writes for a
 -- pipeline of three jobs, all on the index's last page, where every
 -- inserting transaction meets. Only set digests are looked up
 -- (store.JobByTokenDigest, WHERE token_digest = $1, which implies NOT
