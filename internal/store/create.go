@@ -78,14 +78,14 @@ func (q *Queries) CreatePipelines(ctx context.Context, nps []NewPipeline) ([]Pip
 	if len(nps) == 0 {
 		return nil, nil, nil
 	}
-	var triggers []int64
+	var projects, triggers []int64
 	for _, np := range nps {
+		projects = append(projects, np.ProjectID)
 		if np.TriggerID != nil {
 			triggers = append(triggers, *np.TriggerID)
 		}
 	}
-	slices.Sort(triggers)
-	triggers, now := slices.Compact(triggers), time.Now()
+	projects, triggers, now := sortedDistinct(projects), sortedDistinct(triggers), time.Now()
 	// The tokens' use is written right after the iids when those are
 	// taken apart (HotRowsOn), else with the jobs; either way after the
 	// projects' rows are locked, as everywhere.
@@ -96,11 +96,11 @@ func (q *Queries) CreatePipelines(ctx context.Context, nps []NewPipeline) ([]Pip
 	} else {
 		queueTouchTriggers(&b, triggers, now)
 	}
-	ids, iids, err := q.allocateIDs(ctx, nps, withIIDs)
+	ids, iids, err := q.allocateIDs(ctx, nps, projects, withIIDs)
 	if err != nil {
 		return nil, nil, err
 	}
-	parents := queueLockParents(&b, nps)
+	parents := queueLockParents(&b, nps, projects)
 	inserted := queueInsertPipelines(&b, nps, ids, iids)
 	queuePipelineVariables(&b, nps, ids)
 	jobs := queueJobs(&b, nps, ids)
@@ -130,21 +130,22 @@ func (q *Queries) CreatePipeline(ctx context.Context, np NewPipeline) (int64, er
 	return pls[0].ID, nil
 }
 
+// sortedDistinct sorts ids and drops their repeats, in place.
+func sortedDistinct(ids []int64) []int64 {
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
 // allocateIDs takes the ids of nps from the pipelines' sequence and the
-// next iids of every project of nps, in order, in one round trip with what
-// also queues after it. The rows are locked FOR NO KEY UPDATE:
+// next iids of every project of nps (projects: their ids, sorted and
+// distinct), in order, in one round trip with what also queues after it. The rows are locked FOR NO KEY UPDATE:
 // every open transaction that inserted a pipeline holds KEY SHARE on its
 // project's row (queueLockParents), which a plain FOR UPDATE would wait for.
-func (q *Queries) allocateIDs(ctx context.Context, nps []NewPipeline, also func(b *Batch)) (ids, iids []int64, err error) {
-	counts := map[int64]int32{}
+func (q *Queries) allocateIDs(ctx context.Context, nps []NewPipeline, projects []int64, also func(b *Batch)) (ids, iids []int64, err error) {
+	counts := make(map[int64]int32, len(projects))
 	for _, np := range nps {
 		counts[np.ProjectID]++
 	}
-	projects := make([]int64, 0, len(counts))
-	for id := range counts {
-		projects = append(projects, id)
-	}
-	slices.Sort(projects)
 	n := make([]int32, len(projects))
 	for i, id := range projects {
 		n[i] = counts[id]
@@ -246,22 +247,19 @@ func (p lockedParents) all() bool {
 	return len(*p.found) == 1 && (*p.found)[0] == p.want
 }
 
-// queueLockParents queues locking the projects and users of nps FOR KEY
-// SHARE until the transaction ends, as a foreign key check of each row
-// would: a delete of one of them waits for the pipelines to commit, and
-// its triggers then delete or unlink them (schema 0011). Once a batch,
-// not once a row.
-func queueLockParents(b *Batch, nps []NewPipeline) lockedParents {
-	var projects, users []int64
+// queueLockParents queues locking the projects (their ids sorted and
+// distinct) and users of nps FOR KEY SHARE until the transaction ends, as
+// a foreign key check of each row would: a delete of one of them waits for
+// the pipelines to commit, and its triggers then delete or unlink them
+// (schema 0011). Once a batch, not once a row.
+func queueLockParents(b *Batch, nps []NewPipeline, projects []int64) lockedParents {
+	var users []int64
 	for _, np := range nps {
-		projects = append(projects, np.ProjectID)
 		if np.UserID != nil {
 			users = append(users, *np.UserID)
 		}
 	}
-	slices.Sort(projects)
-	slices.Sort(users)
-	projects, users = slices.Compact(projects), slices.Compact(users)
+	users = sortedDistinct(users)
 	want := parentCount{Projects: len(projects), Users: len(users)}
 	found := queueAll[parentCount](b, `SELECT
 			(SELECT count(*) FROM (SELECT FROM projects WHERE id = ANY($1) FOR KEY SHARE) p) AS projects,
