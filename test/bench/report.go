@@ -145,7 +145,7 @@ figures were made, and what follows from it:
   pipelines' ids and iids, the pipelines with their variables and jobs, COMMIT), and each commit is a WAL
   flush. The dispatcher answers with the pipeline already rendered as the API shows it, which the ingress
   writes as it is.
-- In Postgres, a pipeline of three jobs and two variables is six rows and about twenty index entries.
+- In Postgres, a pipeline of three jobs and two variables is six rows and seventeen index entries.
   Foreign keys on them made Postgres look up and lock a parent row for each of seven of those rows, a
   third of its CPU per pipeline; a batch now locks its projects and users once and deletes cascade by
   triggers (docs/DECISIONS.md). What is left is mostly the inserts themselves: at saturation, of a batch's
